@@ -1,0 +1,22 @@
+"""lavis-dynrefer: DynRefer region-level vision-language models as a LAVIS plugin.
+
+Importing this package registers every model, processor, task and builder of the plugin with
+LAVIS's registry, exactly once (the names are listed in ``lavis_dynrefer.names``):
+
+    >>> import lavis_dynrefer  # noqa: F401
+    >>> from lavis.common.registry import registry
+    >>> registry.get_processor_class("dynrefer_multi_view").__name__
+    'MultiViewProcessor'
+"""
+
+import lavis  # noqa: F401  (LAVIS first: its own registrations must exist before ours)
+
+from lavis_dynrefer.processors.multi_view import (  # noqa: F401  (registers the processor)
+    MultiViewConfig,
+    MultiViewOutput,
+    MultiViewProcessor,
+)
+
+__version__ = "0.1.0"
+
+__all__ = ["MultiViewConfig", "MultiViewOutput", "MultiViewProcessor", "__version__"]

@@ -1,0 +1,245 @@
+"""The registered LAVIS processor: image + boxes -> DynRefer's multi-view input.
+
+Shape letters: R regions, V views, N candidate coefficients, S view side (224).
+
+    image + R boxes --validate/clip--> b [R, 4]
+        --b_t for t = 0 and every candidate--> view boxes [R, 1 + N, 4]
+        --choose V - 1 extra views (random in training, pHash novelty in eval)--> [R, V, 4]
+        --crop, resize S x S (bicubic, aspect not kept), CLIP-normalise--> images [R, V, 3, S, S]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from lavis.common.registry import registry
+from lavis.processors.base_processor import BaseProcessor
+from PIL import Image
+
+from lavis_dynrefer import names
+from lavis_dynrefer.processors.image_io import to_rgb
+from lavis_dynrefer.processors.phash import HASH_BITS, ViewHasher
+from lavis_dynrefer.processors.view_geometry import box_in_view, validate_boxes, view_boxes
+from lavis_dynrefer.processors.view_selection import novelty_scores, random_views, top_views
+from lavis_dynrefer.typed_config import from_mapping
+
+logger = logging.getLogger(__name__)
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+# (i + 1) / 10 in float64, the release's candidate list, so float32 view boxes match it bit for bit.
+DEFAULT_CANDIDATES = tuple((i + 1) / 10 for i in range(10))
+
+_RESAMPLE = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+}
+
+
+@dataclass(frozen=True)
+class MultiViewConfig:
+    """Settings of ``MultiViewProcessor``; the yaml keys are these field names.
+
+    Attributes:
+        mode: ``train`` draws the extra views at random; ``eval`` selects them by pHash novelty.
+        num_views: V, including the t = 0 view.
+        candidates: coefficients the extra views are chosen from, each in (0, 1].
+        image_size: S, the side every view is resized to.
+        interpolation: resampling filter of the view resize.
+        mean, std: per-channel normalisation after scaling to [0, 1].
+        hash: ``release`` (the authors' pHash, default) or ``imagehash`` (``imagehash.phash``).
+        seed: seeds the training draw when set. Leave ``None`` under a multi-worker DataLoader
+            (workers forked with one seeded generator would draw the same views).
+    """
+
+    mode: Literal["train", "eval"] = "eval"
+    num_views: int = 3
+    candidates: tuple[float, ...] = DEFAULT_CANDIDATES
+    image_size: int = 224
+    interpolation: Literal["bicubic", "bilinear", "nearest", "lanczos", "box"] = "bicubic"
+    mean: tuple[float, ...] = CLIP_MEAN
+    std: tuple[float, ...] = CLIP_STD
+    hash: Literal["release", "imagehash"] = "release"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_views < 1:
+            raise ValueError(f"num_views must be >= 1, got {self.num_views}")
+        if self.num_views - 1 > len(self.candidates):
+            raise ValueError(
+                f"num_views={self.num_views} needs at least {self.num_views - 1} candidates, "
+                f"got {len(self.candidates)}"
+            )
+        if any(not 0.0 < t <= 1.0 for t in self.candidates):
+            raise ValueError(f"candidates must lie in (0, 1], got {list(self.candidates)}")
+        if list(self.candidates) != sorted(set(self.candidates)):
+            raise ValueError(
+                f"candidates must be strictly increasing (ties go to the smaller t), "
+                f"got {list(self.candidates)}"
+            )
+        if self.image_size < 1:
+            raise ValueError(f"image_size must be >= 1, got {self.image_size}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError(f"mean and std need 3 values, std > 0; got {self.mean}, {self.std}")
+
+
+@dataclass
+class MultiViewOutput:
+    """The processor's output for the R regions of one image.
+
+    Attributes:
+        images: [R, V, 3, S, S] float32 normalised view images.
+        boxes: [R, V, 4] float32 referred box in each view's S x S frame ((0, 0, S, S) for t = 0).
+        ts: [R, V] float32 coefficient of each view (first column 0).
+        view_boxes: [R, V, 4] int64 view boxes XYXY in image pixels.
+        scores: [R, N] float64 novelty score of every candidate (eval mode), else ``None``.
+    """
+
+    images: torch.Tensor
+    boxes: torch.Tensor
+    ts: torch.Tensor
+    view_boxes: torch.Tensor
+    scores: torch.Tensor | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict, for LAVIS ``samples``."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ViewPlan:
+    """Chosen views before rendering (numpy; same shapes as ``MultiViewOutput``)."""
+
+    boxes: np.ndarray
+    ts: np.ndarray
+    view_boxes: np.ndarray
+    scores: np.ndarray | None
+
+
+@registry.register_processor(names.MULTI_VIEW_PROCESSOR)
+class MultiViewProcessor(BaseProcessor):
+    """Image + R boxes -> V nested views per region (DynRefer's dynamic resolution input).
+
+    Args:
+        config: the settings; ``MultiViewProcessor.from_config`` builds them from yaml.
+
+    Example:
+        >>> proc = MultiViewProcessor(MultiViewConfig(mode="eval"))
+        >>> out = proc(Image.new("RGB", (64, 48)), [[8, 8, 24, 40]])
+        >>> tuple(out.images.shape), tuple(out.ts.shape)
+        ((1, 3, 3, 224, 224), (1, 3))
+    """
+
+    def __init__(self, config: MultiViewConfig | None = None):
+        super().__init__()
+        self.config = config or MultiViewConfig()
+        self._resample = _RESAMPLE[self.config.interpolation]
+        self._mean = torch.tensor(self.config.mean, dtype=torch.float32).view(3, 1, 1)
+        self._std = torch.tensor(self.config.std, dtype=torch.float32).view(3, 1, 1)
+        self._generator = (torch.Generator().manual_seed(self.config.seed)
+                           if self.config.seed is not None else None)
+
+    @classmethod
+    def from_config(cls, cfg: Any = None) -> MultiViewProcessor:
+        """Build from a LAVIS yaml section (``name`` is LAVIS's own key and is ignored)."""
+        config = from_mapping(MultiViewConfig, cfg, "processor " + names.MULTI_VIEW_PROCESSOR,
+                              ignore=("name",))
+        return cls(config)
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """[N] float64 candidate coefficients."""
+        return np.asarray(self.config.candidates, np.float64)
+
+    def plan(self, image: Image.Image, boxes: Any, generator: torch.Generator | None = None,
+             mode: str | None = None) -> ViewPlan:
+        """Choose the views of every region without rendering them.
+
+        Args:
+            image: an upright RGB image (see ``image_io.to_rgb``).
+            boxes: R boxes XYXY in pixels.
+            generator: overrides the configured seed for the training draw.
+            mode: overrides the configured mode (``train`` / ``eval``).
+        """
+        mode = mode or self.config.mode
+        if mode not in ("train", "eval"):
+            raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+        width, height = image.size
+        clipped = validate_boxes(boxes, width, height)
+        num_regions, k = len(clipped), self.config.num_views - 1
+        candidates = self.candidates
+        base = view_boxes(clipped, [0.0], width, height)[:, 0]  # [R, 4]
+        cand = view_boxes(clipped, candidates, width, height)  # [R, N, 4]
+        scores = None
+        if mode == "train":
+            chosen = random_views(num_regions, len(candidates), k,
+                                  generator if generator is not None else self._generator)
+        else:
+            hasher = ViewHasher(image, self.config.hash)
+            base_hashes = hasher(base)
+            cand_hashes = hasher(cand.reshape(-1, 4)).reshape(num_regions, -1, HASH_BITS)
+            scores = novelty_scores(base_hashes, cand_hashes, candidates)
+            chosen = top_views(scores, k)
+            logger.debug("hashed %d distinct view boxes for %d regions", hasher.num_hashed,
+                         num_regions)
+        extra_boxes = np.take_along_axis(cand, chosen[..., None], axis=1)  # [R, K, 4]
+        all_boxes = np.concatenate([base[:, None], extra_boxes], axis=1)  # [R, V, 4]
+        ts = np.concatenate([np.zeros((num_regions, 1)), candidates[chosen]], axis=1)
+        return ViewPlan(
+            boxes=box_in_view(base, all_boxes, self.config.image_size),
+            ts=ts.astype(np.float32),
+            view_boxes=all_boxes,
+            scores=scores,
+        )
+
+    def render(self, image: Image.Image, view_boxes_: np.ndarray) -> torch.Tensor:
+        """Crop, resize and normalise view boxes, each distinct box once.
+
+        Args:
+            image: the RGB image.
+            view_boxes_: [R, V, 4] int view boxes.
+
+        Returns:
+            [R, V, 3, S, S] float32.
+        """
+        size = self.config.image_size
+        num_regions, num_views = view_boxes_.shape[:2]
+        flat = view_boxes_.reshape(-1, 4)
+        unique, inverse = np.unique(flat, axis=0, return_inverse=True)
+        crops = np.empty((len(unique), size, size, 3), np.uint8)
+        for i, box in enumerate(unique.tolist()):
+            crops[i] = np.asarray(image.crop(tuple(box)).resize((size, size), self._resample))
+        pixels = torch.from_numpy(crops)[torch.from_numpy(inverse.reshape(-1))]
+        pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0)
+        pixels = (pixels - self._mean) / self._std
+        return pixels.reshape(num_regions, num_views, 3, size, size)
+
+    def __call__(self, image: Image.Image, boxes: Any,
+                 generator: torch.Generator | None = None) -> MultiViewOutput:
+        """Views of every region of one image.
+
+        Args:
+            image: any PIL image (EXIF orientation applied, converted to RGB).
+            boxes: R boxes XYXY in pixels of the upright image; clipped to it.
+            generator: seeds the training draw for this call.
+
+        Raises:
+            ValueError: naming the box index and value of a malformed or empty box.
+        """
+        image = to_rgb(image)
+        plan = self.plan(image, boxes, generator)
+        return MultiViewOutput(
+            images=self.render(image, plan.view_boxes),
+            boxes=torch.from_numpy(plan.boxes),
+            ts=torch.from_numpy(plan.ts),
+            view_boxes=torch.from_numpy(plan.view_boxes),
+            scores=None if plan.scores is None else torch.from_numpy(plan.scores),
+        )

@@ -1,0 +1,104 @@
+"""Perceptual hashes of view crops, for choosing views by novelty (method.md section 1).
+
+Two definitions, chosen by name:
+
+- ``release`` (default): the authors' release. OpenCV grey (``COLOR_RGB2GRAY``) as float32, crop,
+  ``cv2.resize`` to 224x224 (INTER_LINEAR), ``cv2.dct`` of the whole 224x224 array, the top-left
+  8x8 block (DC included), bit = coefficient > mean of the 64. Other resizers or grey conversions
+  move coefficients across the mean and change the chosen views, so nothing here is "improved".
+- ``imagehash``: ``imagehash.phash`` (Pillow grey, 32x32 antialiased resize, median threshold).
+
+A ``ViewHasher`` is made once per image: it converts the image to grey once and never hashes the
+same view box twice (dense captioning hashes ~11 views for each of ~50-250 regions, and the whole
+image view, t = 1, is shared by all of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+from PIL import Image
+
+HASH_BITS = 64
+RELEASE_RESIZE = 224
+HASH_NAMES = ("release", "imagehash")
+
+
+def release_phash_of_array(gray: np.ndarray) -> np.ndarray:
+    """The release's pHash of a float32 grey crop.
+
+    Args:
+        gray: [h, w] float32 grey values (0-255 scale), h, w >= 1.
+
+    Returns:
+        [64] bool, row-major over the top-left 8x8 DCT block.
+    """
+    resized = cv2.resize(np.ascontiguousarray(gray, np.float32), (RELEASE_RESIZE, RELEASE_RESIZE))
+    block = cv2.dct(resized)[:8, :8]
+    return (block > block.mean()).reshape(-1)
+
+
+def imagehash_phash_of_image(gray: Image.Image) -> np.ndarray:
+    """``imagehash.phash`` of a PIL crop, as a [64] bool array (row-major 8x8)."""
+    import imagehash
+
+    return np.asarray(imagehash.phash(gray).hash, dtype=bool).reshape(-1)
+
+
+def hamming(reference: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Hamming distances between one hash [64] and M hashes [M, 64] -> [M] int64."""
+    return np.count_nonzero(np.asarray(others) != np.asarray(reference)[None, :], axis=-1)
+
+
+class ViewHasher:
+    """Hashes view boxes of one image, each distinct box once.
+
+    Args:
+        image: the RGB image the boxes refer to.
+        method: ``"release"`` or ``"imagehash"``.
+    """
+
+    def __init__(self, image: Image.Image, method: str = "release"):
+        if method not in HASH_NAMES:
+            raise ValueError(f"unknown hash {method!r}; choose one of {HASH_NAMES}")
+        self.method = method
+        self._cache: dict[tuple[int, int, int, int], np.ndarray] = {}
+        if method == "release":
+            gray = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2GRAY)
+            self._gray = gray.astype(np.float32)
+            self._hash_box: Callable[[tuple[int, int, int, int]], np.ndarray] = self._release
+        else:
+            self._gray_image = image.convert("L")
+            self._hash_box = self._imagehash
+
+    def _release(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        x1, y1, x2, y2 = box
+        return release_phash_of_array(self._gray[y1:y2, x1:x2])
+
+    def _imagehash(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        return imagehash_phash_of_image(self._gray_image.crop(box))
+
+    def __call__(self, boxes: np.ndarray) -> np.ndarray:
+        """Hash integer view boxes.
+
+        Args:
+            boxes: [M, 4] int XYXY view boxes inside the image.
+
+        Returns:
+            [M, 64] bool hashes.
+        """
+        boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
+        out = np.zeros((len(boxes), HASH_BITS), bool)
+        for i, box in enumerate(map(tuple, boxes.tolist())):
+            cached = self._cache.get(box)
+            if cached is None:
+                cached = self._cache[box] = self._hash_box(box)
+            out[i] = cached
+        return out
+
+    @property
+    def num_hashed(self) -> int:
+        """How many distinct boxes were hashed so far."""
+        return len(self._cache)
