@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 # Pillow's decompression-bomb guard stays on; images above this many pixels are refused with a
 # clear error instead of filling memory (about 179 Mpx is Pillow's own default).
@@ -71,6 +71,10 @@ def load_image(path: str | os.PathLike) -> Image.Image:
         raise FileNotFoundError(f"image file not found: {path}")
     if not path.is_file():
         raise ImageLoadError(f"not a file: {path}")
+    # LAVIS sets ImageFile.LOAD_TRUNCATED_IMAGES = True on import, which turns a cut-off file into
+    # a silently grey-padded image; refuse it here instead.
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with Image.open(path) as image:
             image.load()
@@ -83,4 +87,6 @@ def load_image(path: str | os.PathLike) -> Image.Image:
     except UnidentifiedImageError as err:
         raise ImageLoadError(f"{path}: not an image file Pillow can read") from err
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageLoadError(f"{path}: cannot decode image ({err})") from err
+        raise ImageLoadError(f"{path}: cannot decode image, truncated or corrupt ({err})") from err
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous

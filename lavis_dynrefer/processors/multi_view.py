@@ -185,7 +185,8 @@ class MultiViewProcessor(BaseProcessor):
         else:
             hasher = ViewHasher(image, self.config.hash)
             base_hashes = hasher(base)
-            cand_hashes = hasher(cand.reshape(-1, 4)).reshape(num_regions, -1, HASH_BITS)
+            cand_hashes = hasher(cand.reshape(-1, 4))
+            cand_hashes = cand_hashes.reshape(num_regions, len(candidates), HASH_BITS)
             scores = novelty_scores(base_hashes, cand_hashes, candidates)
             chosen = top_views(scores, k)
             logger.debug("hashed %d distinct view boxes for %d regions", hasher.num_hashed,

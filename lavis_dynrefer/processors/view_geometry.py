@@ -80,12 +80,9 @@ def view_boxes(boxes: np.ndarray, ts: Sequence[float] | np.ndarray, width: int, 
     interp[..., 0::2] = np.clip(interp[..., 0::2], 0, width)
     interp[..., 1::2] = np.clip(interp[..., 1::2], 0, height)
     out = interp.astype(np.int64)  # truncation, as in the release
-    for lo, hi, size in ((0, 2, width), (1, 3, height)):
-        thin = out[..., hi] <= out[..., lo]
-        out[..., hi] = np.where(thin, out[..., lo] + 1, out[..., hi])
-        over = out[..., hi] > size
-        out[..., lo] = np.where(over, size - 1, out[..., lo])
-        out[..., hi] = np.where(over, size, out[..., hi])
+    # Keep >= 1 px. Since trunc(x1) <= x1 < x2 <= W, trunc(x1) + 1 <= W: widening stays inside.
+    out[..., 2] = np.maximum(out[..., 2], out[..., 0] + 1)
+    out[..., 3] = np.maximum(out[..., 3], out[..., 1] + 1)
     return out
 
 

@@ -4,7 +4,9 @@ Shape letters: R regions, N candidate coefficients (sorted ascending), K = V - 1
 
 - Training: K candidates drawn uniformly without replacement, independently per region.
 - Evaluation: greedy novelty. score_n = Hamming(h_0, h_n) / t_n, where h_0 hashes the t = 0 view;
-  the K best in descending score; ties go to the smaller t.
+  the K best in descending score; ties go to the smaller t. Scores are float64 quotients, as in
+  the release, so ratios that are equal on paper may not tie (21 / 0.7 = 30.000000000000004 beats
+  3 / 0.1 = 30.0); keeping the release's arithmetic keeps its chosen views.
 
 The release picks with repeated ``argmax`` in float64 and zeroes each pick, which also prefers the
 smaller t on exact ties; it can pick the same candidate twice when fewer than K candidates score
