@@ -9,7 +9,13 @@ LAVIS's registry, exactly once (the names are listed in ``lavis_dynrefer.names``
     'MultiViewProcessor'
 """
 
-import lavis  # noqa: F401  (LAVIS first: its own registrations must exist before ours)
+import warnings
+
+with warnings.catch_warnings():
+    # LAVIS's import chain (torch.jit.script, fairscale's torch.cuda.amp) warns about deprecated
+    # torch APIs on every start; none of it is the user's to act on.
+    warnings.simplefilter("ignore", FutureWarning)
+    import lavis  # noqa: F401  (LAVIS first: its own registrations must exist before ours)
 
 from lavis_dynrefer.processors.multi_view import (  # noqa: F401  (registers the processor)
     MultiViewConfig,

@@ -116,7 +116,8 @@ class MultiViewOutput:
 
 @dataclass
 class ViewPlan:
-    """Chosen views before rendering (numpy; same shapes as ``MultiViewOutput``)."""
+    """Chosen views before rendering (numpy; same shapes as ``MultiViewOutput``, ``ts`` float64
+    so that they equal the configured candidates exactly)."""
 
     boxes: np.ndarray
     ts: np.ndarray
@@ -196,10 +197,15 @@ class MultiViewProcessor(BaseProcessor):
         ts = np.concatenate([np.zeros((num_regions, 1)), candidates[chosen]], axis=1)
         return ViewPlan(
             boxes=box_in_view(base, all_boxes, self.config.image_size),
-            ts=ts.astype(np.float32),
+            ts=ts,
             view_boxes=all_boxes,
             scores=scores,
         )
+
+    def crop_view(self, image: Image.Image, box: Any) -> Image.Image:
+        """One view as a PIL image: crop the view box, resize to S x S (aspect not kept)."""
+        size = self.config.image_size
+        return image.crop(tuple(int(v) for v in box)).resize((size, size), self._resample)
 
     def render(self, image: Image.Image, view_boxes_: np.ndarray) -> torch.Tensor:
         """Crop, resize and normalise view boxes, each distinct box once.
@@ -217,7 +223,7 @@ class MultiViewProcessor(BaseProcessor):
         unique, inverse = np.unique(flat, axis=0, return_inverse=True)
         crops = np.empty((len(unique), size, size, 3), np.uint8)
         for i, box in enumerate(unique.tolist()):
-            crops[i] = np.asarray(image.crop(tuple(box)).resize((size, size), self._resample))
+            crops[i] = np.asarray(self.crop_view(image, box))
         pixels = torch.from_numpy(crops)[torch.from_numpy(inverse.reshape(-1))]
         pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0)
         pixels = (pixels - self._mean) / self._std
@@ -240,7 +246,7 @@ class MultiViewProcessor(BaseProcessor):
         return MultiViewOutput(
             images=self.render(image, plan.view_boxes),
             boxes=torch.from_numpy(plan.boxes),
-            ts=torch.from_numpy(plan.ts),
+            ts=torch.from_numpy(plan.ts.astype(np.float32)),
             view_boxes=torch.from_numpy(plan.view_boxes),
             scores=None if plan.scores is None else torch.from_numpy(plan.scores),
         )

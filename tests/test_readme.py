@@ -1,0 +1,43 @@
+"""The README's commands and Python example stay true."""
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_opens_with_the_two_commands():
+    (lang1, first), (lang2, second) = BLOCKS[:2]
+    assert lang1 == lang2 == "bash"
+    assert first.startswith("pip install -e . && python -m lavis_dynrefer.")
+    assert second.strip() == 'pip install -e ".[test]" && python -m pytest'
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'pip install -e ".[test]"' in ci and "python -m pytest" in ci
+
+
+def test_first_command_runs(tmp_path):
+    command = BLOCKS[0][1].strip().split(" && ", 1)[1]
+    argv = shlex.split(command)
+    out = tmp_path / "views.png"
+    argv[argv.index("--out") + 1] = str(out)
+    argv[0] = sys.executable
+    result = subprocess.run(argv + ["--json"], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    assert len(json.loads(result.stdout)) == 2
+    assert out.stat().st_size > 0
+
+
+def test_python_example_runs(monkeypatch):
+    example = next(code for lang, code in BLOCKS if lang == "python")
+    monkeypatch.chdir(ROOT)
+    namespace = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    out = namespace["out"]
+    assert tuple(out.images.shape) == (2, 3, 3, 224, 224)
+    assert out.boxes[:, 0].tolist() == [[0, 0, 224, 224]] * 2
