@@ -22,6 +22,9 @@ INSTALL_REQUIRES = [
     "omegaconf",
     "pillow",
     "tqdm",
+    # Noun/adjective phrases of captions (tag targets, control words): TextBlob's tagger ships
+    # its word lists in the wheel, so it works offline (NLTK/spaCy models would need downloads).
+    "textblob>=0.20",
 ]
 
 TEST_REQUIRES = ["pytest>=7", "hypothesis", "scipy"]
@@ -34,7 +37,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["lavis_dynrefer", "lavis_dynrefer.*"]),
-    package_data={"lavis_dynrefer": ["configs/**/*.yaml", "assets/*"]},
+    package_data={"lavis_dynrefer": ["configs/**/*.yaml", "configs/**/*.txt", "assets/*"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
