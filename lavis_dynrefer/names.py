@@ -5,8 +5,10 @@ one ``registry.register_*`` call, and registration happens once, on ``import lav
 ``REGISTERED`` lists them by registry kind (the key of ``registry.mapping``).
 """
 
+MODEL = "dynrefer"
 MULTI_VIEW_PROCESSOR = "dynrefer_multi_view"
 
 REGISTERED = {
+    "model_name_mapping": [MODEL],
     "processor_name_mapping": [MULTI_VIEW_PROCESSOR],
 }

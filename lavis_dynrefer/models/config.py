@@ -1,0 +1,170 @@
+"""Typed configuration of the DynRefer model: one frozen dataclass per stage.
+
+Field defaults are the paper / release configuration (``flant5xl``, method.md sections 2-3); the
+``tiny`` preset changes only numbers. LAVIS yaml ``model:`` sections map onto ``DynReferConfig``
+through ``DynReferConfig.from_mapping`` (unknown keys fail with a suggestion).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lavis_dynrefer.models.text_tower import TextTowerConfig
+from lavis_dynrefer.typed_config import ConfigError, from_mapping
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    """EVA ViT as BLIP-2 uses it: 39 of EVA ViT-g/14's 40 blocks, no final norm."""
+
+    image_size: int = 224
+    patch_size: int = 14
+    width: int = 1408
+    depth: int = 39
+    heads: int = 16
+    mlp_ratio: float = 4.3637
+    drop_path_rate: float = 0.0
+    grad_checkpointing: bool = False
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    """Multi-view region embedding: RoI pooling, view alignment, fusion."""
+
+    num_views: int = 3
+    roi_size: int = 16
+    roi_sampling_ratio: int = 2
+    align_groups: int = 4
+    align_backend: Literal["pytorch", "dcnv4", "auto"] = "pytorch"
+
+
+@dataclass(frozen=True)
+class ResamplerConfig:
+    """BLIP-2 Q-Former (BERT-base width) reading the fused region tokens."""
+
+    num_queries: int = 32
+    width: int = 768
+    layers: int = 12
+    heads: int = 12
+    intermediate: int = 3072
+    cross_attention_freq: int = 2
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """The cross-attention stacks of the tagging and contrastive decoders."""
+
+    width: int = 256
+    layers: int = 2
+    heads: int = 4
+    intermediate: int = 1024
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    """Flan-T5 language decoder (frozen) with projected region tokens and control words.
+
+    ``tokenizer`` is ``word`` (the built-in word-level tokenizer for small models, vocabulary in
+    ``vocab_file``) or a local Hugging Face T5 tokenizer directory.
+    """
+
+    d_model: int = 2048
+    d_ff: int = 5120
+    d_kv: int = 64
+    num_heads: int = 32
+    num_layers: int = 24
+    num_decoder_layers: int = 24
+    vocab_size: int = 32128
+    relative_attention_num_buckets: int = 32
+    tokenizer: str = "google/flan-t5-xl"
+    vocab_file: str | None = None
+    max_txt_len: int = 32
+    control_drop_all_p: float = 0.5
+    control_keep_p: float = 0.5
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Caption generation settings (benchmarks: beams 2, 20 new tokens; demo: 5 beams, 30)."""
+
+    num_beams: int = 2
+    max_new_tokens: int = 20
+    min_length: int = 1
+    repetition_penalty: float = 1.5
+    length_penalty: float = 0.0
+
+
+@dataclass(frozen=True)
+class DynReferConfig:
+    """The whole model. Loss weights, thresholds and the text lists live here too.
+
+    Attributes:
+        tag_list: one-tag-per-line file of the tag vocabulary (K tags).
+        tag_threshold: sigmoid threshold of predicted tags (0.7; 0.8 VG, 0.76 RefCOCOg).
+        region_chunk: regions per chunk in ``predict_answers`` (bounded memory).
+    """
+
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    region: RegionConfig = field(default_factory=RegionConfig)
+    resampler: ResamplerConfig = field(default_factory=ResamplerConfig)
+    heads: HeadConfig = field(default_factory=HeadConfig)
+    text: TextTowerConfig = field(default_factory=TextTowerConfig)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    tag_list: str | None = None
+    tag_threshold: float = 0.7
+    loss_weight_lm: float = 1.0
+    loss_weight_tag: float = 0.01
+    loss_weight_rtc: float = 0.5
+    region_chunk: int = 64
+
+    @classmethod
+    def from_mapping(cls, mapping: Any, where: str = "model") -> DynReferConfig:
+        """Nested yaml mapping -> config; sub-sections are named like the stage fields.
+
+        LAVIS's own keys of a ``model:`` section (``arch``, ``model_type``, ``pretrained``, ...)
+        are accepted and left to LAVIS.
+        """
+        mapping = dict(_plain(mapping) or {})
+        stages = {}
+        for f in dataclasses.fields(cls):
+            if f.default_factory is not dataclasses.MISSING and f.name in mapping:
+                stage_type = type(f.default_factory())
+                stages[f.name] = from_mapping(stage_type, mapping.pop(f.name), f"{where}.{f.name}")
+        base = from_mapping(cls, mapping, where, ignore=LAVIS_MODEL_KEYS)
+        return dataclasses.replace(base, **stages)
+
+    def replace(self, **changes: Any) -> DynReferConfig:
+        """A copy with some fields (or whole stages) changed."""
+        return dataclasses.replace(self, **changes)
+
+
+# Keys LAVIS itself reads from a model section; the model config does not model them.
+LAVIS_MODEL_KEYS = ("arch", "model_type", "load_pretrained", "load_finetuned", "pretrained",
+                    "finetuned")
+
+
+def _plain(node: Any) -> Any:
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(node, DictConfig):
+            return OmegaConf.to_container(node, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return node
+
+
+__all__ = [
+    "ConfigError",
+    "DynReferConfig",
+    "GenerationConfig",
+    "HeadConfig",
+    "LanguageConfig",
+    "RegionConfig",
+    "ResamplerConfig",
+    "TextTowerConfig",
+    "VisionConfig",
+]

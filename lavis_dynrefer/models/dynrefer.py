@@ -1,0 +1,260 @@
+"""DynReferModel: the LAVIS model ``dynrefer`` (method.md sections 2-3).
+
+Shape letters: R regions, V views, S view side / RoI size, C ViT width, Q queries, D Q-Former
+width, K tags, A attributes, N texts, E text embedding width.
+
+    images [R, V, 3, 224, 224], boxes in view frames [R, V, 4]
+      vision encoder (frozen)          -> [R*V, 1 + h*w, C]
+      region pool (RoI-Align)          -> [R, V, C, S, S]
+      view align (deformable)          -> [R, V, C, S, S]
+      [CLS ; S*S tokens] per view, fuse -> [R, 1 + S*S, C]
+      resampler (Q-Former)             -> [R, Q, D]
+        tagging     -> tag logits [R, K]          (ASL, weight 0.01)
+        contrastive -> region-text scores [R, N]  (SigLIP, weight 0.5)
+        language    -> captions                   (cross-entropy, weight 1)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from einops import rearrange
+from lavis.common.registry import registry
+from lavis.models.base_model import BaseModel
+
+from lavis_dynrefer import names
+from lavis_dynrefer.models.align import ViewAlign
+from lavis_dynrefer.models.config import DynReferConfig, GenerationConfig
+from lavis_dynrefer.models.contrastive import ContrastiveDecoder
+from lavis_dynrefer.models.control_words import inference_control_words, training_control_words
+from lavis_dynrefer.models.fusion import ViewFusion
+from lavis_dynrefer.models.language import LanguageDecoder
+from lavis_dynrefer.models.losses import asymmetric_loss
+from lavis_dynrefer.models.query_decoder import QueryDecoder
+from lavis_dynrefer.models.region_pool import RegionPool
+from lavis_dynrefer.models.resampler import QFormerResampler
+from lavis_dynrefer.models.text_embeddings import (
+    AttributePrompts,
+    TextEmbeddingTable,
+    class_prompts,
+    max_over_prompts,
+    ovad_attribute_prompts,
+)
+from lavis_dynrefer.models.text_tower import TextTower
+from lavis_dynrefer.models.vision import VisionEncoder
+from lavis_dynrefer.paths import config_path
+
+logger = logging.getLogger(__name__)
+
+
+@registry.register_model(names.MODEL)
+class DynReferModel(BaseModel):
+    """DynRefer: multi-view region embedding read out by three decoders.
+
+    The constructor receives its stages (``build.build_dynrefer`` makes them from a config);
+    it reads no file and loads no weight.
+
+    Args:
+        config: the configuration the stages were built from.
+        vision, region_pool, align, fusion, resampler: the region embedding stages.
+        tagging: tag decoder (queries = tag embeddings).
+        contrastive: region-text decoder.
+        language: caption decoder.
+        text_tower: frozen text tower; ``text_tokenizer`` its tokenizer.
+        tags: the K tag names (the tag vocabulary).
+    """
+
+    PRETRAINED_MODEL_CONFIG_DICT = {
+        "flant5xl": config_path("models/dynrefer_flant5xl.yaml"),
+        "tiny": config_path("models/dynrefer_tiny.yaml"),
+    }
+
+    def __init__(self, config: DynReferConfig, *, vision: VisionEncoder, region_pool: RegionPool,
+                 align: ViewAlign, fusion: ViewFusion, resampler: QFormerResampler,
+                 tagging: QueryDecoder, contrastive: ContrastiveDecoder,
+                 language: LanguageDecoder, text_tower: TextTower, text_tokenizer: Any,
+                 tags: Sequence[str]):
+        super().__init__()
+        self.config = config
+        self.vision = vision
+        self.region_pool = region_pool
+        self.align = align
+        self.fusion = fusion
+        self.resampler = resampler
+        self.tagging = tagging
+        self.contrastive = contrastive
+        self.language = language
+        self.text_tower = text_tower
+        self.text_tokenizer = text_tokenizer
+        self.tags = tuple(tags)
+        self.tag_index = {tag: i for i, tag in enumerate(self.tags)}
+        self.tag_table = TextEmbeddingTable(self.tags, text_tower.config.embed_dim)
+        self.attribute_table: TextEmbeddingTable | None = None
+        self.attribute_prompts: AttributePrompts | None = None
+        self.class_table: TextEmbeddingTable | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> DynReferModel:
+        """LAVIS entry point: yaml ``model`` section -> model (random init, frozen towers)."""
+        from lavis_dynrefer.models.build import build_dynrefer
+
+        return build_dynrefer(DynReferConfig.from_mapping(cfg))
+
+    # ----------------------------------------------------------------- text tables
+    def _table(self, table: TextEmbeddingTable) -> torch.Tensor:
+        if not table.is_current(self.text_tower):
+            table.refresh(self.text_tower, self.text_tokenizer)
+        return table()
+
+    @torch.no_grad()
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Frozen text-tower embeddings [N, E] of free texts (captions)."""
+        device = self.tag_table.embeddings.device
+        return self.text_tower(self.text_tokenizer(list(texts)).to(device))
+
+    def set_attributes(self, attributes: Sequence[dict]) -> None:
+        """Use OVAD-style attributes ({"name": "type:syn1/syn2", "is_has_att": ...}) for
+        ``predict_answers``' ``attr`` scores (A values, in this order)."""
+        attributes = [dict(a, is_has_att=a.get("is_has_att", "is")) for a in attributes]
+        self.attribute_prompts = ovad_attribute_prompts(attributes)
+        self.attribute_table = TextEmbeddingTable(self.attribute_prompts.templates,
+                                                  self.text_tower.config.embed_dim)
+        self.attribute_table.to(self.tag_table.embeddings.device)
+
+    def set_classes(self, class_names: Sequence[str]) -> None:
+        """Use these classes (prompts "the {name}") for ``predict_answers``' ``cls`` logits."""
+        self.class_table = TextEmbeddingTable(class_prompts(class_names),
+                                              self.text_tower.config.embed_dim)
+        self.class_table.to(self.tag_table.embeddings.device)
+
+    # ----------------------------------------------------------------- region embedding
+    def encode_regions(self, images: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        """Multi-view region tokens.
+
+        Args:
+            images: [R, V, 3, S_img, S_img] normalised views.
+            boxes: [R, V, 4] the referred box in each view's frame (pixels).
+
+        Returns:
+            [R, Q, D].
+        """
+        if images.dim() != 5 or boxes.shape != (*images.shape[:2], 4):
+            raise ValueError(f"expected images [R, V, 3, H, W] and boxes [R, V, 4], got "
+                             f"{tuple(images.shape)} and {tuple(boxes.shape)}")
+        num_regions, num_views = images.shape[:2]
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.vision.locked):
+            tokens = self.vision(images.flatten(0, 1))  # [R*V, 1 + h*w, C]
+        pooled = self.region_pool(tokens, boxes.flatten(0, 1).float())  # [R*V, C, S, S]
+        pooled = pooled.to(tokens.dtype).unflatten(0, (num_regions, num_views))
+        aligned = self.align(pooled)  # [R, V, C, S, S]
+        cls = tokens[:, :1].unflatten(0, (num_regions, num_views))  # [R, V, 1, C]
+        grid = rearrange(aligned, "r v c h w -> r v (h w) c")
+        fused = self.fusion(torch.cat([cls, grid.to(cls.dtype)], dim=2))  # [R, 1 + S*S, C]
+        return self.resampler(fused)
+
+    def tag_targets(self, tags: Sequence[Sequence[str]], device: torch.device) -> torch.Tensor:
+        """Multi-hot [R, K] targets from tag names (names outside the vocabulary are ignored)."""
+        targets = torch.zeros(len(tags), len(self.tags), device=device)
+        for r, region_tags in enumerate(tags):
+            for tag in region_tags:
+                index = self.tag_index.get(tag)
+                if index is not None:
+                    targets[r, index] = 1.0
+        return targets
+
+    # ----------------------------------------------------------------- training
+    def forward(self, samples: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Training losses of a batch of regions.
+
+        Args:
+            samples: ``image`` [R, V, 3, H, W], ``region_boxes`` [R, V, 4], ``caption`` (R
+                strings), ``tags`` (R lists of tag names, optional), ``phrases`` (R lists of
+                caption phrases, optional; with the tags they are the control-word candidates).
+
+        Returns:
+            ``loss`` = L_lm + 0.01 L_tag + 0.5 L_rtc, and the three parts.
+        """
+        for key in ("image", "region_boxes", "caption"):
+            if key not in samples:
+                raise KeyError(f"samples lack {key!r} (have {sorted(samples)})")
+        images, captions = samples["image"], list(samples["caption"])
+        num_regions = images.shape[0]
+        if num_regions == 0 or len(captions) != num_regions:
+            raise ValueError(f"need one caption per region, got {len(captions)} for "
+                             f"{num_regions} regions")
+        tags = samples.get("tags") or [[] for _ in captions]
+        phrases = samples.get("phrases") or [[] for _ in captions]
+        region_tokens = self.encode_regions(images, samples["region_boxes"])
+
+        tag_logits = self.tagging(region_tokens, self._table(self.tag_table))
+        loss_tag = asymmetric_loss(tag_logits, self.tag_targets(tags, images.device))
+        loss_rtc = self.contrastive.loss(region_tokens, self.embed_texts(captions))
+        language = self.config.language
+        control = [training_control_words([*p, *t], language.control_drop_all_p,
+                                          language.control_keep_p)
+                   for p, t in zip(phrases, tags)]
+        loss_lm = self.language.loss(region_tokens, control, captions)
+        loss = (self.config.loss_weight_lm * loss_lm + self.config.loss_weight_tag * loss_tag
+                + self.config.loss_weight_rtc * loss_rtc)
+        return {"loss": loss, "loss_lm": loss_lm, "loss_tag": loss_tag, "loss_rtc": loss_rtc}
+
+    # ----------------------------------------------------------------- inference
+    @torch.no_grad()
+    def predict_answers(self, samples: dict[str, Any], generation: GenerationConfig | None = None,
+                        **_: Any) -> list[dict[str, Any]]:
+        """Per-region predictions, in chunks of ``config.region_chunk`` regions.
+
+        Returns:
+            One dict per region: ``caption``, ``score`` (exp of the caption's log-prob),
+            ``tags`` (above the threshold, by descending probability), ``tag_scores``, and
+            ``attr`` [A] / ``cls`` [classes] when attributes / classes were set. ``id``,
+            ``image_id`` and ``bbox`` are copied from ``samples`` when present.
+        """
+        images, boxes = samples["image"], samples["region_boxes"]
+        generation = generation or self.config.generation
+        tag_table = self._table(self.tag_table)
+        attr_table = self._table(self.attribute_table) if self.attribute_table else None
+        class_table = self._table(self.class_table) if self.class_table else None
+        results: list[dict[str, Any]] = []
+        chunk = max(1, self.config.region_chunk)
+        for start in range(0, images.shape[0], chunk):
+            tokens = self.encode_regions(images[start:start + chunk], boxes[start:start + chunk])
+            tag_probs = torch.sigmoid(self.tagging(tokens, tag_table)).float()
+            region_tags = []
+            for probs in tag_probs:
+                keep = (probs > self.config.tag_threshold).nonzero().flatten().tolist()
+                ranked = sorted(keep, key=lambda k: (-probs[k].item(), self.tags[k]))
+                region_tags.append(([self.tags[k] for k in ranked],
+                                    [probs[k].item() for k in ranked]))
+            control = [inference_control_words(t, s) for t, s in region_tags]
+            captions = self.language.generate(tokens, control, generation)
+            attr = cls = None
+            if attr_table is not None:
+                prompt_scores = self.contrastive.probabilities(tokens, attr_table)
+                attr = max_over_prompts(prompt_scores, self.attribute_prompts.index_tensor(),
+                                        self.attribute_prompts.num_attributes)
+            if class_table is not None:
+                cls = self.contrastive(tokens, class_table)
+            for i in range(tokens.shape[0]):
+                record = {"caption": captions.texts[i], "score": float(captions.scores[i]),
+                          "tags": region_tags[i][0], "tag_scores": region_tags[i][1]}
+                if attr is not None:
+                    record["attr"] = attr[i].float().tolist()
+                if cls is not None:
+                    record["cls"] = cls[i].float().tolist()
+                results.append(record)
+        for key in ("id", "image_id", "bbox"):
+            if key in samples:
+                values = samples[key]
+                for record, value in zip(results, values):
+                    record[key] = value.tolist() if isinstance(value, torch.Tensor) else value
+        return results
+
+    def trainable_parameter_names(self) -> list[str]:
+        """Names of the parameters the optimiser updates."""
+        return [n for n, p in self.named_parameters() if p.requires_grad]
+
+

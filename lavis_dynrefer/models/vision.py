@@ -1,0 +1,64 @@
+"""The frozen vision encoder: LAVIS's EVA ViT (built without its weight download) + ln_vision.
+
+Shape letters: N images (R * V views), C width, h w patch grid.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+from lavis.models.eva_vit import VisionTransformer
+from torch import nn
+
+from lavis_dynrefer.models.config import VisionConfig
+from lavis_dynrefer.models.lockable import Lockable
+
+
+class VisionEncoder(Lockable):
+    """EVA ViT (penultimate layer of ViT-g: 39 blocks, no final norm) followed by BLIP-2's
+    ``ln_vision``.
+
+    ``lavis.models.eva_vit.create_eva_vit_g`` downloads and loads weights inside the builder;
+    here the same ``VisionTransformer`` is constructed from the config and weights load in a
+    separate, explicit step (``lavis_dynrefer.models.checkpoint``).
+
+    Args:
+        config: sizes of the ViT.
+    """
+
+    def __init__(self, config: VisionConfig):
+        super().__init__()
+        self.config = config
+        self.vit = VisionTransformer(
+            img_size=config.image_size,
+            patch_size=config.patch_size,
+            use_mean_pooling=False,
+            embed_dim=config.width,
+            depth=config.depth,
+            num_heads=config.heads,
+            mlp_ratio=config.mlp_ratio,
+            qkv_bias=True,
+            drop_path_rate=config.drop_path_rate,
+            norm_layer=partial(nn.LayerNorm, eps=1e-6),
+            use_checkpoint=config.grad_checkpointing,
+        )
+        self.ln_vision = nn.LayerNorm(config.width)
+
+    @property
+    def grid_size(self) -> int:
+        """h = w, patches per side."""
+        return self.config.image_size // self.config.patch_size
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Encode view images.
+
+        Args:
+            images: [N, 3, H, W] normalised views.
+
+        Returns:
+            [N, 1 + h*w, C] tokens (CLS first), after ``ln_vision``.
+        """
+        tokens = self.vit(images)
+        # ln_vision runs in float32 like LAVIS's fp16-safe LayerNorm.
+        return self.ln_vision(tokens.float()).to(tokens.dtype)
