@@ -27,6 +27,8 @@ class VisionConfig:
     mlp_ratio: float = 4.3637
     drop_path_rate: float = 0.0
     grad_checkpointing: bool = False
+    # BLIP-2 keeps the frozen ViT's Linear/Conv weights in fp16 and runs it under autocast.
+    precision: Literal["fp16", "fp32"] = "fp16"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class LanguageConfig:
     max_txt_len: int = 32
     control_drop_all_p: float = 0.5
     control_keep_p: float = 0.5
+    # LAVIS casts the frozen Flan-T5 to bf16 and runs it under bf16 autocast.
+    precision: Literal["bf16", "fp32"] = "bf16"
 
 
 @dataclass(frozen=True)

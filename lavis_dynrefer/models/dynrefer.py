@@ -148,11 +148,10 @@ class DynReferModel(BaseModel):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.vision.locked):
             tokens = self.vision(images.flatten(0, 1))  # [R*V, 1 + h*w, C]
         pooled = self.region_pool(tokens, boxes.flatten(0, 1).float())  # [R*V, C, S, S]
-        pooled = pooled.to(tokens.dtype).unflatten(0, (num_regions, num_views))
-        aligned = self.align(pooled)  # [R, V, C, S, S]
+        aligned = self.align(pooled.unflatten(0, (num_regions, num_views)))  # [R, V, C, S, S]
         cls = tokens[:, :1].unflatten(0, (num_regions, num_views))  # [R, V, 1, C]
         grid = rearrange(aligned, "r v c h w -> r v (h w) c")
-        fused = self.fusion(torch.cat([cls, grid.to(cls.dtype)], dim=2))  # [R, 1 + S*S, C]
+        fused = self.fusion(torch.cat([cls, grid], dim=2))  # [R, 1 + S*S, C]
         return self.resampler(fused)
 
     def tag_targets(self, tags: Sequence[Sequence[str]], device: torch.device) -> torch.Tensor:

@@ -46,6 +46,16 @@ class FrozenT5(Lockable):
     def __init__(self, config: LanguageConfig):
         super().__init__()
         self.model = T5ForConditionalGeneration(t5_config(config))
+        if config.precision == "bf16":
+            self.model.to(torch.bfloat16)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.shared.weight.dtype
+
+    def autocast(self, device: torch.device):
+        """bf16 autocast around a bf16 model (as LAVIS's Blip2T5), a no-op for float32."""
+        return torch.autocast(device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
 
 
 @dataclass
@@ -85,8 +95,8 @@ class LanguageDecoder(nn.Module):
             raise ValueError(f"{len(control)} control strings for {region_tokens.shape[0]} regions")
         regions = self.proj(region_tokens)
         words = self._tokens(control, region_tokens.device)
-        embed = self.t5.model.get_input_embeddings()(words.input_ids) + self.memory
-        inputs = torch.cat([regions, embed.to(regions.dtype)], dim=1)
+        embed = self.t5.model.get_input_embeddings()(words.input_ids).float() + self.memory
+        inputs = torch.cat([regions, embed], dim=1).to(self.t5.dtype)
         region_mask = torch.ones(regions.shape[:2], dtype=torch.long, device=regions.device)
         return inputs, torch.cat([region_mask, words.attention_mask], dim=1)
 
@@ -96,9 +106,10 @@ class LanguageDecoder(nn.Module):
         inputs, mask = self.encoder_inputs(region_tokens, control)
         target = self._tokens(captions, region_tokens.device)
         labels = target.input_ids.masked_fill(target.attention_mask == 0, -100)
-        out = self.t5.model(inputs_embeds=inputs, attention_mask=mask,
-                            decoder_attention_mask=target.attention_mask, labels=labels)
-        return out.loss
+        with self.t5.autocast(region_tokens.device):
+            out = self.t5.model(inputs_embeds=inputs, attention_mask=mask,
+                                decoder_attention_mask=target.attention_mask, labels=labels)
+        return out.loss.float()
 
     @torch.no_grad()
     def generate(self, region_tokens: torch.Tensor, control: list[str],
@@ -107,13 +118,14 @@ class LanguageDecoder(nn.Module):
         if region_tokens.shape[0] == 0:
             return Captions([], region_tokens.new_zeros(0))
         inputs, mask = self.encoder_inputs(region_tokens, control)
-        out = self.t5.model.generate(
-            inputs_embeds=inputs, attention_mask=mask, num_beams=settings.num_beams,
-            max_new_tokens=settings.max_new_tokens, min_length=settings.min_length,
-            repetition_penalty=settings.repetition_penalty,
-            length_penalty=settings.length_penalty, do_sample=False,
-            return_dict_in_generate=True, output_scores=True,
-        )
+        with self.t5.autocast(region_tokens.device):
+            out = self.t5.model.generate(
+                inputs_embeds=inputs, attention_mask=mask, num_beams=settings.num_beams,
+                max_new_tokens=settings.max_new_tokens, min_length=settings.min_length,
+                repetition_penalty=settings.repetition_penalty,
+                length_penalty=settings.length_penalty, do_sample=False,
+                return_dict_in_generate=True, output_scores=True,
+            )
         if settings.num_beams > 1:
             # length_penalty 0 makes the beam score the plain sum of log-probs.
             log_prob = out.sequences_scores

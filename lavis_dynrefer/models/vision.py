@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 import torch
-from lavis.models.eva_vit import VisionTransformer
+from lavis.models.eva_vit import VisionTransformer, convert_weights_to_fp16
 from torch import nn
 
 from lavis_dynrefer.models.config import VisionConfig
@@ -44,6 +44,8 @@ class VisionEncoder(Lockable):
             use_checkpoint=config.grad_checkpointing,
         )
         self.ln_vision = nn.LayerNorm(config.width)
+        if config.precision == "fp16":
+            convert_weights_to_fp16(self.vit)
 
     @property
     def grid_size(self) -> int:
@@ -57,8 +59,16 @@ class VisionEncoder(Lockable):
             images: [N, 3, H, W] normalised views.
 
         Returns:
-            [N, 1 + h*w, C] tokens (CLS first), after ``ln_vision``.
+            [N, 1 + h*w, C] float32 tokens (CLS first), after ``ln_vision``.
         """
-        tokens = self.vit(images)
-        # ln_vision runs in float32 like LAVIS's fp16-safe LayerNorm.
-        return self.ln_vision(tokens.float()).to(tokens.dtype)
+        weight_dtype = self.vit.patch_embed.proj.weight.dtype
+        if weight_dtype == torch.float32:
+            tokens = self.vit(images)
+        else:
+            # Half-precision weights next to float32 LayerNorms: run as BLIP-2 does, under
+            # autocast (LAVIS's load_model_and_preprocess calls .float() for CPU use).
+            with torch.autocast(images.device.type, dtype=weight_dtype):
+                tokens = self.vit(images.to(weight_dtype))
+        # ln_vision runs in float32 like LAVIS's fp16-safe LayerNorm; the trainable stages
+        # downstream work in float32.
+        return self.ln_vision(tokens.float())

@@ -206,3 +206,32 @@ def test_forward_names_a_missing_key(tiny):
     del samples["caption"]
     with pytest.raises(KeyError, match="caption"):
         model(samples)
+
+
+def test_half_precision_towers_match_float32(tiny):
+    """fp16 ViT weights and a bf16 T5 (the flant5xl defaults) run under autocast and give the
+    float32 results up to half-precision rounding."""
+    import copy
+
+    from lavis.models.eva_vit import convert_weights_to_fp16
+
+    model, vis = tiny
+    samples = batch(vis, 2)
+    half = copy.deepcopy(model)
+    convert_weights_to_fp16(half.vision.vit)
+    half.language.t5.model.to(torch.bfloat16)
+    assert half.vision.vit.blocks[0].attn.qkv.weight.dtype == torch.float16
+    with torch.no_grad():
+        reference = model.encode_regions(samples["image"], samples["region_boxes"])
+        tokens = half.encode_regions(samples["image"], samples["region_boxes"])
+    assert tokens.dtype == torch.float32
+    assert torch.allclose(tokens, reference, atol=3e-2, rtol=3e-2)
+    half.train()
+    torch.manual_seed(0)  # the same control-word draw for both
+    losses = half(samples)
+    model.train()
+    torch.manual_seed(0)
+    reference_losses = model(samples)
+    model.eval()
+    assert losses["loss_lm"].dtype == torch.float32
+    assert torch.isclose(losses["loss_lm"], reference_losses["loss_lm"], rtol=5e-2)
