@@ -2,11 +2,26 @@
 
 LAVIS raises ``KeyError`` when a name is registered twice, so each name below is used by exactly
 one ``registry.register_*`` call, and registration happens once, on ``import lavis_dynrefer``.
-``REGISTERED`` lists them by registry kind (the key of ``registry.mapping``).
+``REGISTERED`` lists the names registered so far by registry kind (the key of
+``registry.mapping``); a name joins it when the module registering it is imported by the package.
 """
 
 MODEL = "dynrefer"
 MULTI_VIEW_PROCESSOR = "dynrefer_multi_view"
+
+TASK_REGION_CAPTION = "region_caption"
+TASK_DENSECAP = "densecap"
+TASK_OVAD = "ovad"
+TASK_REGION_RECOGNITION = "region_recognition"
+
+RUNNER = "runner_dynrefer"
+
+# Dataset builders (LAVIS dataset names used under ``datasets:`` in yaml).
+DATASET_VG_DENSECAP = "vg_densecap"
+DATASET_VG_REG = "vg_reg"
+DATASET_REFCOCOG_REG = "refcocog_reg"
+DATASET_OVAD = "ovad"
+DATASET_COCO_RECOGNITION = "coco_recognition"
 
 REGISTERED = {
     "model_name_mapping": [MODEL],
