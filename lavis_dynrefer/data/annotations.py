@@ -75,6 +75,9 @@ class Attribute:
     id: int
     name: str
     freq_set: str
+    # OVAD's prompt family ("is" or "has"); optional because the spec's format does not require
+    # it, but the OVAD prompts of "has" attributes differ ("the gray color" vs "the gray").
+    is_has_att: str | None = None
 
     @property
     def type(self) -> str:
@@ -207,6 +210,11 @@ def _parse_attribute(check: _Validator, where: str, record: Mapping[str, Any]) -
         check.fail(where, f"attribute name must read 'type:syn1/syn2', got {attribute.name!r}")
     if attribute.freq_set not in FREQ_SETS:
         check.fail(where, f"'freq_set' must be one of {FREQ_SETS}, got {attribute.freq_set!r}")
+    is_has = record.get("is_has_att")
+    if is_has is not None:
+        if is_has not in ("is", "has"):
+            check.fail(where, f"'is_has_att' must be 'is' or 'has', got {is_has!r}")
+        attribute = dataclasses.replace(attribute, is_has_att=is_has)
     return attribute
 
 
