@@ -33,11 +33,15 @@ def test_first_command_runs(tmp_path):
     assert out.stat().st_size > 0
 
 
-def test_python_example_runs(monkeypatch):
-    example = next(code for lang, code in BLOCKS if lang == "python")
+def test_python_examples_run(monkeypatch):
+    examples = [code for lang, code in BLOCKS if lang == "python"]
+    assert len(examples) == 2
     monkeypatch.chdir(ROOT)
     namespace = {}
-    exec(compile(example, "README.md", "exec"), namespace)
+    for example in examples:
+        exec(compile(example, "README.md", "exec"), namespace)
+    results = namespace["results"]
+    assert len(results) == 1 and isinstance(results[0]["caption"], str)
     out = namespace["out"]
     assert tuple(out.images.shape) == (2, 3, 3, 224, 224)
     assert out.boxes[:, 0].tolist() == [[0, 0, 224, 224]] * 2
