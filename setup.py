@@ -22,6 +22,7 @@ INSTALL_REQUIRES = [
     "omegaconf",
     "pillow",
     "tqdm",
+    "safetensors",
     # Noun/adjective phrases of captions (tag targets, control words): TextBlob's tagger ships
     # its word lists in the wheel, so it works offline (NLTK/spaCy models would need downloads).
     "textblob>=0.20",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lavis_dynrefer.models.checkpoint_mapping import POSITION_IDS, T5_EMBED_ALIASES, T5_SHARED
+from lavis_dynrefer.models.text_tower import _examples as examples  # one key-list formatter
 
 if TYPE_CHECKING:
     from lavis_dynrefer.models.dynrefer import DynReferModel
@@ -79,12 +80,6 @@ class LoadReport:
         return self
 
 
-def examples(names: Sequence[str], limit: int = 5) -> str:
-    """``'a', 'b', ... (N more)``."""
-    shown = ", ".join(repr(n) for n in list(names)[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
-
-
 def read_checkpoint(path: str | PathLike) -> Any:
     """``torch.load(path, map_location="cpu", weights_only=True)``.
 
@@ -123,7 +118,8 @@ def model_state(checkpoint: Any, where: str) -> Mapping[str, Any]:
 def load_state(model: DynReferModel, file_state: Mapping[str, Any], *, kind: str, source: str,
                rename: Callable[[str], str | None], required: Collection[str],
                optional: Collection[str] = (), owned: bool = False, strict: bool = True,
-               check_llm_alias: bool = True) -> LoadReport:
+               check_llm_alias: bool = True,
+               file_name: Callable[[str], str | None] | None = None) -> LoadReport:
     """Validate ``file_state`` against the model, then copy it in.
 
     Args:
@@ -137,6 +133,7 @@ def load_state(model: DynReferModel, file_state: Mapping[str, Any], *, kind: str
         strict: refuse unexpected keys and missing required ones; otherwise report them.
         check_llm_alias: compare T5 embedding aliases with the T5's embedding (see
             ``check_non_parameter``).
+        file_name: our name -> the file's, to name missing keys as the file would.
 
     Raises:
         CheckpointError: naming the offending keys; the model is unchanged.
@@ -161,17 +158,22 @@ def load_state(model: DynReferModel, file_state: Mapping[str, Any], *, kind: str
                 report.notes.append(note)
     absent = [n for n in params if n in allowed and n not in renamed]
     lacking = [n for n in absent if n in required]
-    report.missing = absent if not strict or not lacking else []
+    report.missing = absent
     bad = [f"{key}: {type(value).__name__}" for key, value in renamed.values()
            if not isinstance(value, torch.Tensor)]
     bad += [f"{key}: file {list(value.shape)} vs model {list(params[ours].shape)} ({ours})"
             for ours, (key, value) in renamed.items()
             if isinstance(value, torch.Tensor) and value.shape != params[ours].shape]
+    bad += [f"{key}: a meta tensor cannot fill the materialised {ours}"
+            for ours, (key, value) in renamed.items()
+            if isinstance(value, torch.Tensor) and value.is_meta and not params[ours].is_meta]
     if bad:
         problems.append(f"{len(bad)} tensors of the wrong shape or type: {examples(bad)}")
     if strict and lacking:
+        theirs = f" (ours: {examples(lacking, 2)})" if file_name else ""
         problems.append(f"missing {len(lacking)} of {len(required)} required tensors: "
-                        f"{examples(lacking)}")
+                        f"{examples([file_name(n) for n in lacking] if file_name else lacking)}"
+                        f"{theirs}")
     if strict and report.unexpected:
         problems.append(f"{len(report.unexpected)} unexpected keys: "
                         f"{examples(report.unexpected)}")
@@ -249,7 +251,9 @@ def assign(model: nn.Module, values: Mapping[str, torch.Tensor], owned: bool) ->
             if not param.is_meta:
                 param.copy_(value)
                 continue
-            data = value.detach().to(device=device, dtype=param.dtype)
+            # A meta value (a dry run checking names and shapes at full size) stays on meta.
+            data = value.detach().to(device=value.device if value.is_meta else device,
+                                     dtype=param.dtype)
             if data is value and not owned:
                 data = data.clone()
             new = nn.Parameter(data, requires_grad=param.requires_grad)

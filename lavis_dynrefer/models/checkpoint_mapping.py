@@ -77,7 +77,14 @@ def _apply(name: str, rows: Iterable[Rename], reverse: bool = False) -> str | No
 
 
 def release_to_ours(name: str, source: str | None = None) -> str | None:
-    """Our name of a release/BLIP-2 key, or None when no row (of ``source``, if given) maps it."""
+    """Our name of a release/BLIP-2 key, or None when no row (of ``source``, if given) maps it.
+
+    The non-parameter keys (``NON_PARAMETER_KEYS``) map for every source: LAVIS writes them
+    into every checkpoint of a model with a Q-Former and a T5.
+    """
+    ours = _apply(name, RENAMES)
+    if source is None or ours in NON_PARAMETER_KEYS:
+        return ours
     return _apply(name, rows_of(source))
 
 

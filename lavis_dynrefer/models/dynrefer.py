@@ -252,6 +252,13 @@ class DynReferModel(BaseModel):
                     record[key] = value.tolist() if isinstance(value, torch.Tensor) else value
         return results
 
+    def load_checkpoint(self, url_or_filename: str) -> Any:
+        """LAVIS's hook (``load_ckpt_path``, ``finetuned``): any known layout from a local path,
+        with explicit key mapping; see ``lavis_dynrefer.models.checkpoint``."""
+        from lavis_dynrefer.models.checkpoint import load_any_checkpoint
+
+        return load_any_checkpoint(self, url_or_filename)
+
     def trainable_parameter_names(self) -> list[str]:
         """Names of the parameters the optimiser updates."""
         return [n for n, p in self.named_parameters() if p.requires_grad]
