@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import lavis  # noqa: F401  (LAVIS first: its own registrations must exist before ours)
 
-from lavis_dynrefer import datasets, tasks  # noqa: E402, F401  (registers builders and tasks)
+from lavis_dynrefer import datasets, runners, tasks  # noqa: E402, F401  (registers them)
 from lavis_dynrefer.models import DynReferModel  # noqa: E402  (registers the model)
 from lavis_dynrefer.processors.multi_view import (  # noqa: F401  (registers the processor)
     MultiViewConfig,

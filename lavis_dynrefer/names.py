@@ -28,6 +28,7 @@ REGISTERED = {
     "processor_name_mapping": [MULTI_VIEW_PROCESSOR],
     "task_name_mapping": [TASK_REGION_CAPTION, TASK_DENSECAP, TASK_OVAD,
                           TASK_REGION_RECOGNITION],
+    "runner_name_mapping": [RUNNER],
     "builder_name_mapping": [DATASET_VG_DENSECAP, DATASET_VG_REG, DATASET_REFCOCOG_REG,
                              DATASET_OVAD, DATASET_COCO_RECOGNITION],
 }
