@@ -66,6 +66,10 @@ def build_dynrefer(config: DynReferConfig, meta: bool = False,
         with_tokenizers: build the tokenizers (needs the language tokenizer's files); without
             them the model can be measured but not run on text.
     """
+    if config.weights.flan_t5 and not Path(config.language.tokenizer).is_dir():
+        # The Flan-T5 folder holds its tokenizer too.
+        config = dataclasses.replace(config, language=dataclasses.replace(
+            config.language, tokenizer=config.weights.flan_t5))
     tags = load_tag_list(resolve_path(config.tag_list)) if config.tag_list else []
     language_tokenizer = build_language_tokenizer(config.language) if with_tokenizers else None
     language_config = config.language

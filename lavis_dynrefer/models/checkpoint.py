@@ -353,3 +353,19 @@ def load_any_checkpoint(model: DynReferModel, path: Source) -> LoadReport:
     if layout == "eva_vit":
         return _eva_vit(model, checkpoint, source, owned)
     return _dynrefer(model, checkpoint, source, owned, check_llm_alias=True)
+
+
+def load_configured_weights(model: DynReferModel) -> list[LoadReport]:
+    """Load the files named in ``model.config.weights`` (yaml ``model.weights``), in the order
+    ViT, Flan-T5, BLIP-2, text tower, DynRefer checkpoint; returns their reports."""
+    weights = model.config.weights
+    steps = [(weights.eva_vit, load_eva_vit), (weights.flan_t5, load_flan_t5),
+             (weights.blip2, load_blip2_checkpoint), (weights.text_tower, load_text_tower),
+             (weights.checkpoint, load_any_checkpoint)]
+    reports = []
+    for path, loader in steps:
+        if path:
+            if not Path(path).exists():
+                raise FileNotFoundError(f"model.weights: {path} does not exist")
+            reports.append(loader(model, path))
+    return reports

@@ -101,6 +101,26 @@ class GenerationConfig:
 
 
 @dataclass(frozen=True)
+class WeightsConfig:
+    """Local weight files loaded right after building, in this order; nothing is downloaded.
+
+    Attributes:
+        eva_vit: ``eva_vit_g.pth`` (or an EVA-CLIP file with ``visual.*`` keys).
+        flan_t5: a local Flan-T5 directory (also used as the tokenizer when
+            ``language.tokenizer`` is not a directory).
+        blip2: BLIP-2 stage-2 checkpoint (query tokens, ln_vision, Q-Former, t5_proj).
+        text_tower: ``eva_clip_psz14.pt`` (its ``text.*`` keys).
+        checkpoint: a DynRefer file, the authors' release or one of ours, loaded last.
+    """
+
+    eva_vit: str | None = None
+    flan_t5: str | None = None
+    blip2: str | None = None
+    text_tower: str | None = None
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
 class DynReferConfig:
     """The whole model. Loss weights, thresholds and the text lists live here too.
 
@@ -117,6 +137,7 @@ class DynReferConfig:
     text: TextTowerConfig = field(default_factory=TextTowerConfig)
     language: LanguageConfig = field(default_factory=LanguageConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
     tag_list: str | None = None
     tag_threshold: float = 0.7
     loss_weight_lm: float = 1.0
@@ -171,4 +192,5 @@ __all__ = [
     "ResamplerConfig",
     "TextTowerConfig",
     "VisionConfig",
+    "WeightsConfig",
 ]

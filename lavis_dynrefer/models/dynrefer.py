@@ -100,8 +100,11 @@ class DynReferModel(BaseModel):
     def from_config(cls, cfg: Any) -> DynReferModel:
         """LAVIS entry point: yaml ``model`` section -> model (random init, frozen towers)."""
         from lavis_dynrefer.models.build import build_dynrefer
+        from lavis_dynrefer.models.checkpoint import load_configured_weights
 
-        return build_dynrefer(DynReferConfig.from_mapping(cfg))
+        model = build_dynrefer(DynReferConfig.from_mapping(cfg))
+        load_configured_weights(model)
+        return model
 
     # ----------------------------------------------------------------- text tables
     def _table(self, table: TextEmbeddingTable) -> torch.Tensor:

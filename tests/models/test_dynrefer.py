@@ -235,3 +235,22 @@ def test_half_precision_towers_match_float32(tiny):
     model.eval()
     assert losses["loss_lm"].dtype == torch.float32
     assert torch.isclose(losses["loss_lm"], reference_losses["loss_lm"], rtol=5e-2)
+
+
+def test_weights_named_in_yaml_load_in_from_config(tiny, tmp_path):
+    from omegaconf import OmegaConf
+
+    from lavis_dynrefer.paths import config_path
+
+    model, _ = tiny
+    trainable = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    torch.save({"model": trainable, "epoch": 0}, tmp_path / "checkpoint_best.pth")
+    cfg = OmegaConf.load(config_path("models/dynrefer_tiny.yaml")).model
+    cfg.weights = {"checkpoint": str(tmp_path / "checkpoint_best.pth")}
+    torch.manual_seed(123)  # a different random init: only the file can make them equal
+    loaded = lavis_dynrefer.DynReferModel.from_config(cfg)
+    for name, value in trainable.items():
+        assert torch.equal(dict(loaded.named_parameters())[name], value), name
+    cfg.weights = {"checkpoint": str(tmp_path / "missing.pth")}
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        lavis_dynrefer.DynReferModel.from_config(cfg)
