@@ -1,9 +1,10 @@
 """LAVIS dataset builders of the region datasets; they read local files and never download.
 
 Each builder's default yaml (``lavis_dynrefer/configs/datasets/<name>/defaults.yaml``) names
-annotation files per split and the image folder. Relative paths are taken from the current
-working directory (LAVIS would join them to its cache folder). A missing file is an error that
-names it and the converter command that produces it.
+annotation files per split and the image folder. LAVIS merges a user's ``datasets:`` section over
+it, so a default split can only be dropped by setting it to null. Relative paths are taken from
+the current working directory (LAVIS would join them to its cache folder). A missing file is an
+error that names it and the converter command that produces it.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
         path = os.path.abspath(os.path.expanduser(path))
         if not os.path.exists(path):
             where = f" ({split} split)" if split else ""
+            skip = (f", or drop the split with build_info.annotations.{split}: null"
+                    if split else "")
             raise FileNotFoundError(
                 f"{type(self).__name__}: {what}{where} not found: {path}. Create it with "
                 f"`{self.CONVERTER} --help` (see README, 'Data'), or set its path under "
-                "datasets.<name>.build_info in your yaml."
+                f"datasets.<name>.build_info in your yaml{skip}."
             )
         return path
 
@@ -52,10 +55,12 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
         image_storage = build_info.get("images", {}).get("storage")
         datasets = {}
         for split, info in build_info.annotations.items():
-            if split not in SPLITS:
-                logger.warning("%s: ignoring unknown split %r", type(self).__name__, split)
+            if info is None:  # LAVIS merges the default yaml's splits in; null drops one
                 continue
-            storage = info.storage if isinstance(info.storage, str) else None
+            if split not in SPLITS:
+                raise ValueError(f"{type(self).__name__}: unknown split {split!r}; "
+                                 f"splits are {SPLITS}")
+            storage = info.get("storage") if isinstance(info.get("storage"), str) else None
             if storage is None:
                 raise ValueError(f"{type(self).__name__}: {split}.storage must be one file path")
             ann_path = self._resolve(storage, "annotation file", split)
