@@ -65,7 +65,10 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
                 raise ValueError(f"{type(self).__name__}: {split}.storage must be one file path")
             ann_path = self._resolve(storage, "annotation file", split)
             annotations = load_region_annotations(ann_path)
-            root = image_storage or annotations.image_root
+            root = image_storage
+            if root is None and annotations.image_root is not None:
+                # A relative dataset.image_root in the file is relative to the file's folder.
+                root = os.path.join(os.path.dirname(ann_path), annotations.image_root)
             if root is None:
                 raise ValueError(f"{ann_path}: no image folder: set build_info.images.storage "
                                  "or dataset.image_root in the file")
