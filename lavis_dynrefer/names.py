@@ -22,6 +22,7 @@ DATASET_VG_REG = "vg_reg"
 DATASET_REFCOCOG_REG = "refcocog_reg"
 DATASET_OVAD = "ovad"
 DATASET_COCO_RECOGNITION = "coco_recognition"
+DATASET_SHAPES = "shapes"
 
 REGISTERED = {
     "model_name_mapping": [MODEL],
@@ -30,5 +31,5 @@ REGISTERED = {
                           TASK_REGION_RECOGNITION],
     "runner_name_mapping": [RUNNER],
     "builder_name_mapping": [DATASET_VG_DENSECAP, DATASET_VG_REG, DATASET_REFCOCOG_REG,
-                             DATASET_OVAD, DATASET_COCO_RECOGNITION],
+                             DATASET_OVAD, DATASET_COCO_RECOGNITION, DATASET_SHAPES],
 }

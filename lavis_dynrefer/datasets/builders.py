@@ -128,3 +128,11 @@ class COCORecognitionBuilder(RegionDatasetBuilder):
 
     DATASET_CONFIG_DICT = _defaults(names.DATASET_COCO_RECOGNITION)
     CONVERTER = "python -m lavis_dynrefer.data.converters.coco"
+
+
+@registry.register_builder(names.DATASET_SHAPES)
+class ShapesBuilder(RegionDatasetBuilder):
+    """The generated shapes world (all four tasks from one file per split)."""
+
+    DATASET_CONFIG_DICT = _defaults(names.DATASET_SHAPES)
+    CONVERTER = "python -m lavis_dynrefer.shapes --out data/shapes"

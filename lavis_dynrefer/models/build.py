@@ -27,17 +27,19 @@ from lavis_dynrefer.models.text_tokenizer import ClipTextTokenizer
 from lavis_dynrefer.models.text_tower import TextTower
 from lavis_dynrefer.models.vision import VisionEncoder
 from lavis_dynrefer.models.word_tokenizer import load_word_tokenizer
-from lavis_dynrefer.paths import CONFIG_ROOT
+from lavis_dynrefer.paths import CONFIG_ROOT, PACKAGE_ROOT
 
 
 def resolve_path(path: str) -> str:
     """A path from yaml: absolute, relative to the working directory, or to the packaged
-    ``lavis_dynrefer/configs`` folder (where the shipped tag lists and vocabularies live)."""
-    candidates = [Path(path), CONFIG_ROOT / path]
+    ``lavis_dynrefer/configs`` folder (shipped tag lists and vocabularies) or the package root
+    (shipped weights under ``assets/``)."""
+    candidates = [Path(path), CONFIG_ROOT / path, PACKAGE_ROOT / path]
     for candidate in candidates:
         if candidate.exists():
             return str(candidate.resolve())
-    raise FileNotFoundError(f"{path} not found (looked in {os.getcwd()} and {CONFIG_ROOT})")
+    raise FileNotFoundError(
+        f"{path} not found (looked in {os.getcwd()}, {CONFIG_ROOT} and {PACKAGE_ROOT})")
 
 
 def build_language_tokenizer(config: LanguageConfig):
@@ -82,10 +84,13 @@ def build_dynrefer(config: DynReferConfig, meta: bool = False,
     region_width = config.resampler.width
     context = meta_parameters() if meta else contextlib.nullcontext()
     with context:
-        vision = VisionEncoder(config.vision).lock()
-        text_tower = TextTower(config.text).lock()
+        vision = VisionEncoder(config.vision)
+        text_tower = TextTower(config.text)
         language = LanguageDecoder(language_config, region_width, language_tokenizer)
-        language.t5.lock()
+        if not config.train_towers:
+            vision.lock()
+            text_tower.lock()
+            language.t5.lock()
         model = DynReferModel(
             config,
             vision=vision,
@@ -94,7 +99,8 @@ def build_dynrefer(config: DynReferConfig, meta: bool = False,
             align=ViewAlign(AlignConfig(width, groups=config.region.align_groups,
                                         backend=config.region.align_backend)),
             fusion=ViewFusion(width, config.region.num_views),
-            resampler=QFormerResampler(config.resampler, width),
+            resampler=QFormerResampler(config.resampler, width,
+                                       train_queries=config.train_towers),
             tagging=QueryDecoder(config.heads, region_width, config.text.embed_dim,
                                  normalize=False),
             contrastive=ContrastiveDecoder(config.heads, region_width, config.text.embed_dim),

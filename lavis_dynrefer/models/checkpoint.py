@@ -52,6 +52,7 @@ from lavis_dynrefer.models.checkpoint_mapping import (
     release_to_ours,
 )
 from lavis_dynrefer.models.meta_init import is_meta
+from lavis_dynrefer.models.safetensors_io import is_safetensors_path, read_safetensors
 from lavis_dynrefer.models.text_tower import causal_mask, load_text_tower_weights
 
 if TYPE_CHECKING:
@@ -300,6 +301,13 @@ def load_text_tower(model: DynReferModel, path: Source) -> LoadReport:
 
 
 # ---------------------------------------------------------------- our own checkpoints
+def _open_ours(path: Source) -> tuple[Any, str, bool]:
+    """``open_source``, plus ``.safetensors`` files of our names (``safetensors_io``)."""
+    if is_safetensors_path(path):
+        return read_safetensors(path), str(path), True
+    return open_source(path)
+
+
 def _dynrefer(model: DynReferModel, checkpoint: Any, source: str, owned: bool,
               check_llm_alias: bool) -> LoadReport:
     _check_config(checkpoint, names.MODEL, model, source)
@@ -323,15 +331,17 @@ def load_dynrefer_checkpoint(model: DynReferModel, path: Source,
     Every trainable parameter is required; frozen ones may be absent (reported as missing: they
     come from the pretrained sources). Unexpected keys and shape mismatches are refused; a
     ``config`` naming another arch than ``dynrefer`` is refused. Loading text-tower tensors
-    invalidates the cached text tables.
+    invalidates the cached text tables. A ``.safetensors`` file (``python -m
+    lavis_dynrefer.models.export``) is read with ``safetensors_io.read_safetensors``.
     """
-    checkpoint, source, owned = open_source(path)
+    checkpoint, source, owned = _open_ours(path)
     return _dynrefer(model, checkpoint, source, owned, check_llm_alias)
 
 
 def load_any_checkpoint(model: DynReferModel, path: Source) -> LoadReport:
     """Pick the loader from the contents: a folder is Flan-T5; a file is ours, the release's,
-    BLIP-2's or a flat EVA ViT by its key names (``checkpoint_mapping.detect_layout``). Meant
+    BLIP-2's or a flat EVA ViT by its key names (``checkpoint_mapping.detect_layout``); a
+    ``.safetensors`` file is read without pickle and goes through the same detection. Meant
     for ``DynReferModel.load_checkpoint``, which LAVIS calls for ``pretrained``/``finetuned``.
 
     Raises:
@@ -340,7 +350,7 @@ def load_any_checkpoint(model: DynReferModel, path: Source) -> LoadReport:
     """
     if not isinstance(path, Mapping) and Path(path).is_dir():
         return load_flan_t5(model, path)
-    checkpoint, source, owned = open_source(path)
+    checkpoint, source, owned = _open_ours(path)
     try:
         layout = detect_layout(model_state(checkpoint, source))
     except ValueError as err:
@@ -357,7 +367,10 @@ def load_any_checkpoint(model: DynReferModel, path: Source) -> LoadReport:
 
 def load_configured_weights(model: DynReferModel) -> list[LoadReport]:
     """Load the files named in ``model.config.weights`` (yaml ``model.weights``), in the order
-    ViT, Flan-T5, BLIP-2, text tower, DynRefer checkpoint; returns their reports."""
+    ViT, Flan-T5, BLIP-2, text tower, DynRefer checkpoint; returns their reports. Paths are
+    taken from the working directory, else from the installed package (shipped weights)."""
+    from lavis_dynrefer.models.build import resolve_path
+
     weights = model.config.weights
     steps = [(weights.eva_vit, load_eva_vit), (weights.flan_t5, load_flan_t5),
              (weights.blip2, load_blip2_checkpoint), (weights.text_tower, load_text_tower),
@@ -365,7 +378,9 @@ def load_configured_weights(model: DynReferModel) -> list[LoadReport]:
     reports = []
     for path, loader in steps:
         if path:
-            if not Path(path).exists():
-                raise FileNotFoundError(f"model.weights: {path} does not exist")
+            try:
+                path = resolve_path(path)
+            except FileNotFoundError as err:
+                raise FileNotFoundError(f"model.weights: {err}") from None
             reports.append(loader(model, path))
     return reports

@@ -126,6 +126,9 @@ class DynReferConfig:
 
     Attributes:
         tag_list: one-tag-per-line file of the tag vocabulary (K tags).
+        labels: a JSON file with ``attributes`` (OVAD-style) and/or ``categories`` (as in an
+            annotation file); when set, predictions carry ``attr`` and ``cls`` for them.
+        train_towers: train the ViT, text tower, LLM and query tokens too (from-scratch models).
         tag_threshold: sigmoid threshold of predicted tags (0.7; 0.8 VG, 0.76 RefCOCOg).
         region_chunk: regions per chunk in ``predict_answers`` (bounded memory).
     """
@@ -139,6 +142,11 @@ class DynReferConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     tag_list: str | None = None
+    labels: str | None = None
+    # The paper freezes the ViT, text tower, LLM and query tokens because they are pretrained.
+    # A model trained from scratch (no pretrained weights, e.g. the shapes model) trains them
+    # with the rest instead: a frozen random tower is not the method.
+    train_towers: bool = False
     tag_threshold: float = 0.7
     loss_weight_lm: float = 1.0
     loss_weight_tag: float = 0.01

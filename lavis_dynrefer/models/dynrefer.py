@@ -70,6 +70,7 @@ class DynReferModel(BaseModel):
     PRETRAINED_MODEL_CONFIG_DICT = {
         "flant5xl": config_path("models/dynrefer_flant5xl.yaml"),
         "tiny": config_path("models/dynrefer_tiny.yaml"),
+        "shapes": config_path("models/dynrefer_shapes.yaml"),
     }
 
     def __init__(self, config: DynReferConfig, *, vision: VisionEncoder, region_pool: RegionPool,
@@ -95,6 +96,7 @@ class DynReferModel(BaseModel):
         self.attribute_table: TextEmbeddingTable | None = None
         self.attribute_prompts: AttributePrompts | None = None
         self.class_table: TextEmbeddingTable | None = None
+        self.class_names: list[str] = []
 
     @classmethod
     def from_config(cls, cfg: Any) -> DynReferModel:
@@ -104,19 +106,42 @@ class DynReferModel(BaseModel):
 
         model = build_dynrefer(DynReferConfig.from_mapping(cfg))
         load_configured_weights(model)
+        if model.config.labels:
+            model.set_labels(model.config.labels)
         return model
+
+    def set_labels(self, path: str) -> None:
+        """Attributes and classes from a JSON file (``attributes`` / ``categories`` lists as in
+        an annotation file), for the ``attr`` / ``cls`` outputs."""
+        import json
+
+        from lavis_dynrefer.models.build import resolve_path
+
+        with open(resolve_path(path), encoding="utf-8") as handle:
+            labels = json.load(handle)
+        if not isinstance(labels, dict) or not ({"attributes", "categories"} & set(labels)):
+            raise ValueError(f"{path}: expected a JSON object with 'attributes' and/or "
+                             "'categories'")
+        if labels.get("attributes"):
+            self.set_attributes(sorted(labels["attributes"], key=lambda a: a["id"]))
+        if labels.get("categories"):
+            self.set_classes([c["name"] for c in labels["categories"]])
 
     # ----------------------------------------------------------------- text tables
     def _table(self, table: TextEmbeddingTable) -> torch.Tensor:
+        if not self.text_tower.locked:
+            # A tower that trains (from-scratch models) changes every step: no cache.
+            return self.embed_texts(table.texts)
         if not table.is_current(self.text_tower):
             table.refresh(self.text_tower, self.text_tokenizer)
         return table()
 
-    @torch.no_grad()
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Frozen text-tower embeddings [N, E] of free texts (captions)."""
+        """Text-tower embeddings [N, E] of free texts (captions); no gradient when frozen."""
         device = self.tag_table.embeddings.device
-        return self.text_tower(self.text_tokenizer(list(texts)).to(device))
+        tokens = self.text_tokenizer(list(texts)).to(device)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.text_tower.locked):
+            return self.text_tower(tokens)
 
     def set_attributes(self, attributes: Sequence[dict]) -> None:
         """Use OVAD-style attributes ({"name": "type:syn1/syn2", "is_has_att": ...}) for
@@ -129,6 +154,7 @@ class DynReferModel(BaseModel):
 
     def set_classes(self, class_names: Sequence[str]) -> None:
         """Use these classes (prompts "the {name}") for ``predict_answers``' ``cls`` logits."""
+        self.class_names = list(class_names)
         self.class_table = TextEmbeddingTable(class_prompts(class_names),
                                               self.text_tower.config.embed_dim)
         self.class_table.to(self.tag_table.embeddings.device)

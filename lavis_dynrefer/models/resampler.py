@@ -24,9 +24,10 @@ class QFormerResampler(nn.Module):
     Args:
         config: Q-Former sizes.
         encoder_width: C, width of the tokens cross-attended to.
+        train_queries: train the query tokens (models trained from scratch).
     """
 
-    def __init__(self, config: ResamplerConfig, encoder_width: int):
+    def __init__(self, config: ResamplerConfig, encoder_width: int, train_queries: bool = False):
         super().__init__()
         self.config = config
         bert = bert_config(config.width, config.layers, config.heads, config.intermediate,
@@ -39,7 +40,7 @@ class QFormerResampler(nn.Module):
             layer.output = None
         self.query_tokens = nn.Parameter(torch.zeros(1, config.num_queries, config.width))
         nn.init.normal_(self.query_tokens, std=bert.initializer_range)
-        self.query_tokens.requires_grad_(False)
+        self.query_tokens.requires_grad_(train_queries)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Resample fused region tokens [R, L, C] into query tokens [R, Q, D]."""

@@ -1,0 +1,175 @@
+"""Describe regions of an image with a DynRefer model: captions, tags, attributes, class, views.
+
+    python -m lavis_dynrefer.demo                       # the shipped model on a shipped scene
+    python -m lavis_dynrefer.demo --image PATH --box x1 y1 x2 y2 [--box ...]
+        [--model-type shapes|tiny|flant5xl] [--checkpoint FILE] [--out demo.png] [--json]
+
+Prints one block per region and saves a PNG with the numbered boxes and their captions. With
+``--json`` stdout is one JSON list of the per-region records in the result format
+(data-and-metrics.md section 2). Bad arguments end with one ``error: ...`` line (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from lavis_dynrefer.paths import asset_path
+from lavis_dynrefer.processors.image_io import ImageLoadError, load_image
+from lavis_dynrefer.views import VIEW_COLOURS, CliError, parse_box
+
+logger = logging.getLogger("lavis_dynrefer.demo")
+
+DEFAULT_MODEL_TYPE = "shapes"
+TOP_ATTRIBUTES = 3
+
+
+def shipped_scene() -> tuple[str, list[list[float]]]:
+    """The scene shipped with the package and its region boxes."""
+    with open(asset_path("shapes_scene.json"), encoding="utf-8") as handle:
+        scene = json.load(handle)
+    return asset_path(scene["image"]), scene["boxes"]
+
+
+def load_model(model_type: str, checkpoint: str | None):
+    """The model and its eval processor; CliError for anything that cannot be loaded."""
+    from lavis.models import load_model_and_preprocess
+
+    from lavis_dynrefer.models.dynrefer import DynReferModel
+
+    known = sorted(DynReferModel.PRETRAINED_MODEL_CONFIG_DICT)
+    if model_type not in known:
+        raise CliError(f"--model-type {model_type!r} is not a model type of dynrefer "
+                       f"(one of {', '.join(known)})")
+    try:
+        model, vis, _ = load_model_and_preprocess("dynrefer", model_type, is_eval=True,
+                                                  device="cpu")
+        if checkpoint:
+            if not Path(checkpoint).is_file():
+                raise FileNotFoundError(f"--checkpoint {checkpoint}: no such file")
+            model.load_checkpoint(checkpoint)
+    except (FileNotFoundError, ValueError) as err:
+        raise CliError(f"cannot load model type {model_type!r}: {err}") from None
+    return model, vis["eval"]
+
+
+def describe(model, processor, image: Image.Image, boxes: list[list[float]]
+             ) -> tuple[list[dict[str, Any]], Any]:
+    """Result records (result format) for the boxes, and the processor's chosen views."""
+    views = processor(image, boxes)
+    samples = {"image": views.images, "region_boxes": views.boxes,
+               "id": [None] * len(boxes), "image_id": [0] * len(boxes), "bbox": boxes}
+    predictions = model.predict_answers(samples)
+    records = []
+    for prediction in predictions:
+        record = {key: prediction[key] for key in ("id", "image_id", "bbox", "caption", "score",
+                                                    "tags")}
+        for key in ("attr", "cls"):
+            if key in prediction:
+                record[key] = prediction[key]
+        records.append(record)
+    return records, views
+
+
+def format_region(index: int, record: dict[str, Any], model, views) -> str:
+    """Human-readable block for one region."""
+    lines = [f"region {index} {record['bbox']}",
+             f"  caption: {record['caption']}  (score {record['score']:.3f})",
+             f"  tags:    {', '.join(record['tags']) or '-'}"]
+    if "attr" in record and model.attribute_prompts is not None:
+        names = [a for a in _attribute_names(model)]
+        ranked = sorted(zip(names, record["attr"]), key=lambda pair: -pair[1])[:TOP_ATTRIBUTES]
+        lines.append("  attributes: " + ", ".join(f"{n} {s:.2f}" for n, s in ranked))
+    if "cls" in record and model.class_names:
+        best = max(range(len(record["cls"])), key=lambda i: record["cls"][i])
+        lines.append(f"  class:   {model.class_names[best]}")
+    ts = ", ".join(f"{t:.1f}" for t in views.ts[index].tolist())
+    lines.append(f"  views:   t = {ts}; boxes {views.view_boxes[index].tolist()}")
+    return "\n".join(lines)
+
+
+def _attribute_names(model) -> list[str]:
+    prompts = model.attribute_prompts
+    names = [""] * prompts.num_attributes
+    for synonym, index in zip(prompts.synonyms, prompts.attribute_index):
+        names[index] = names[index] or synonym
+    return names
+
+
+def draw(image: Image.Image, records: list[dict[str, Any]], scale: int = 2) -> Image.Image:
+    """The image (enlarged) with numbered boxes, and a caption legend under it."""
+    width, height = image.width * scale, image.height * scale
+    line = 16
+    canvas = Image.new("RGB", (max(width, 420), height + line * len(records) + 8), "white")
+    canvas.paste(image.resize((width, height), Image.Resampling.BICUBIC), (0, 0))
+    pen = ImageDraw.Draw(canvas)
+    for i, record in enumerate(records):
+        colour = VIEW_COLOURS[i % len(VIEW_COLOURS)]
+        x1, y1, x2, y2 = (v * scale for v in record["bbox"])
+        pen.rectangle([x1, y1, x2, y2], outline=colour, width=3)
+        pen.rectangle(pen.textbbox((x1 + 3, y1 + 2), str(i)), fill="white")
+        pen.text((x1 + 3, y1 + 2), str(i), fill=colour)
+        pen.text((4, height + 4 + line * i), f"{i}: {record['caption']}", fill=colour)
+    return canvas
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.demo",
+                                     description="Describe image regions with DynRefer.")
+    parser.add_argument("--image", help="image file (default: the shipped shapes scene)")
+    parser.add_argument("--box", nargs=4, action="append", metavar=("X1", "Y1", "X2", "Y2"),
+                        help="region box XYXY in pixels (repeatable)")
+    parser.add_argument("--model-type", default=DEFAULT_MODEL_TYPE,
+                        help="dynrefer model type (shapes: the shipped model)")
+    parser.add_argument("--checkpoint", help="load these weights after building the model")
+    parser.add_argument("--out", default="demo.png", help="picture to write (PNG)")
+    parser.add_argument("--json", action="store_true", help="print one JSON list on stdout")
+    return parser
+
+
+def run(args: argparse.Namespace) -> str:
+    if args.image is None and args.box:
+        raise CliError("--box needs --image (the shipped scene comes with its own boxes)")
+    if args.image is not None and not args.box:
+        raise CliError("--image needs at least one --box x1 y1 x2 y2")
+    image_path, boxes = (args.image, [parse_box(b) for b in args.box]) if args.image else \
+        shipped_scene()
+    try:
+        image = load_image(image_path)
+    except (FileNotFoundError, ImageLoadError) as err:
+        raise CliError(str(err)) from None
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise CliError(f"--out {out}: folder {out.parent} does not exist")
+    model, processor = load_model(args.model_type, args.checkpoint)
+    try:
+        records, views = describe(model, processor, image, boxes)
+    except ValueError as err:
+        raise CliError(f"{err} (image {image_path} is {image.width}x{image.height})") from None
+    draw(image, records).save(out)
+    logger.info("saved %s", out)
+    if args.json:
+        return json.dumps(records)
+    return "\n".join(format_region(i, r, model, views) for i, r in enumerate(records))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        sys.stdout.write(run(args) + "\n")
+    except CliError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

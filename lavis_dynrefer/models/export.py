@@ -1,0 +1,114 @@
+"""Export a DynRefer checkpoint to safetensors.
+
+    python -m lavis_dynrefer.models.export --checkpoint CKPT.pth --out model.safetensors \\
+        [--all-params] [--model-type tiny]
+
+Without ``--all-params`` the checkpoint's state dict (a runner checkpoint's ``model``: the
+trainable tensors, buffers and tied aliases) is written as it is. With ``--all-params`` the model
+is built from the checkpoint's ``config.model`` (or the ``--model-type`` yaml), its configured
+pretrained weights are loaded (``model.weights``), the checkpoint is loaded on top, and every
+parameter is written, so the file alone restores the model. ``load_dynrefer_checkpoint`` (and
+``DynReferModel.load_checkpoint``) read the result. Errors are one line on stderr, status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lavis_dynrefer.models.checkpoint_io import CheckpointError, model_state, read_checkpoint
+from lavis_dynrefer.models.safetensors_io import save_safetensors
+
+logger = logging.getLogger("lavis_dynrefer.models.export")
+
+
+def _model_section(checkpoint: Any, model_type: str | None) -> dict[str, Any]:
+    """The yaml ``model:`` section to build from, as LAVIS makes it: the model type's yaml
+    (``--model-type``, else the checkpoint's ``config.model.model_type``) with the checkpoint's
+    ``config.model`` merged over it."""
+    from omegaconf import OmegaConf
+
+    from lavis_dynrefer.models.dynrefer import DynReferModel
+
+    config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
+    section = config.get("model") if isinstance(config, Mapping) else None
+    section = dict(section) if isinstance(section, Mapping) else {}
+    model_type = model_type or section.get("model_type")
+    if model_type is None:
+        raise CheckpointError("--all-params needs the model's config: the checkpoint has no "
+                              "'config.model.model_type' (not a runner checkpoint); pass "
+                              "--model-type")
+    known = DynReferModel.PRETRAINED_MODEL_CONFIG_DICT
+    if model_type not in known:
+        raise CheckpointError(f"model type {model_type!r} is not one of {sorted(known)}")
+    base = OmegaConf.load(DynReferModel.default_config_path(model_type)).model
+    merged = OmegaConf.merge(base, {**section, "model_type": model_type})
+    return OmegaConf.to_container(merged, resolve=True)
+
+
+def export_checkpoint(checkpoint_path: str | Path, out: str | Path, all_params: bool = False,
+                      model_type: str | None = None) -> Path:
+    """Write ``checkpoint_path`` (a runner checkpoint or a state dict) as safetensors.
+
+    Raises:
+        CheckpointError: the file is not a state dict of tensors, or (``all_params``) the model
+            cannot be built or refuses the checkpoint.
+    """
+    source = str(checkpoint_path)
+    if not Path(source).is_file():
+        raise CheckpointError(f"--checkpoint {source}: no such file")
+    checkpoint = read_checkpoint(source)
+    state = model_state(checkpoint, source)
+    config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
+    if all_params:
+        from omegaconf import OmegaConf
+
+        from lavis_dynrefer.models.checkpoint import load_dynrefer_checkpoint
+        from lavis_dynrefer.models.dynrefer import DynReferModel
+
+        section = _model_section(checkpoint, model_type)
+        model = DynReferModel.from_config(OmegaConf.create(section))
+        if not any(dataclasses.asdict(model.config.weights).values()):
+            logger.warning("model.weights names no pretrained files: the frozen towers written "
+                           "are the random initialisation of the build")
+        load_dynrefer_checkpoint(model, checkpoint)
+        state = model.state_dict()
+        config = {**(config or {}), "model": section}
+    return save_safetensors(state, out, config=config, model_type=model_type)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.models.export",
+                                     description="Export a DynRefer checkpoint to safetensors.")
+    parser.add_argument("--checkpoint", required=True, help="runner checkpoint or state dict")
+    parser.add_argument("--out", required=True, help="the .safetensors file to write")
+    parser.add_argument("--all-params", action="store_true",
+                        help="build the model and write every parameter (frozen towers too)")
+    parser.add_argument("--model-type", help="model yaml to build from (tiny, flant5xl) when the "
+                                             "checkpoint carries no config")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    try:
+        if out.suffix != ".safetensors":
+            raise CheckpointError(f"--out {out}: expected a .safetensors file name")
+        if not out.parent.is_dir():
+            raise CheckpointError(f"--out {out}: folder {out.parent} does not exist")
+        export_checkpoint(args.checkpoint, out, args.all_params, args.model_type)
+    except (ValueError, FileNotFoundError) as err:  # CheckpointError, ConfigError
+        sys.stderr.write(f"error: {err}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
