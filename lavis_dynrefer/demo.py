@@ -21,9 +21,10 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from lavis_dynrefer.cli import CliError, check_out_folder, parse_box, run_command
 from lavis_dynrefer.paths import asset_path
 from lavis_dynrefer.processors.image_io import ImageLoadError, load_image
-from lavis_dynrefer.views import VIEW_COLOURS, CliError, parse_box
+from lavis_dynrefer.views import VIEW_COLOURS
 
 logger = logging.getLogger("lavis_dynrefer.demo")
 
@@ -145,9 +146,7 @@ def run(args: argparse.Namespace) -> str:
         image = load_image(image_path)
     except (FileNotFoundError, ImageLoadError) as err:
         raise CliError(str(err)) from None
-    out = Path(args.out)
-    if not out.parent.exists():
-        raise CliError(f"--out {out}: folder {out.parent} does not exist")
+    out = check_out_folder(args.out)
     model, processor = load_model(args.model_type, args.checkpoint)
     try:
         records, views = describe(model, processor, image, boxes)
@@ -161,14 +160,7 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    args = build_parser().parse_args(argv)
-    try:
-        sys.stdout.write(run(args) + "\n")
-    except CliError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return 2
-    return 0
+    return run_command(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from lavis_dynrefer.cli import CliError, check_out_folder, parse_box, run_command
 from lavis_dynrefer.processors.image_io import ImageLoadError, load_image
 from lavis_dynrefer.processors.multi_view import (
     MultiViewConfig,
@@ -33,24 +32,6 @@ from lavis_dynrefer.processors.multi_view import (
 logger = logging.getLogger("lavis_dynrefer.views")
 
 VIEW_COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6"]
-
-
-class CliError(Exception):
-    """A bad argument: reported as one line on stderr with exit status 2."""
-
-
-def parse_box(text: Sequence[str]) -> list[float]:
-    """Four command-line words -> [x1, y1, x2, y2]; CliError naming the words otherwise."""
-    values = []
-    for word in text:
-        try:
-            value = float(word)
-        except ValueError:
-            raise CliError(f"--box {' '.join(text)}: {word!r} is not a number") from None
-        if not math.isfinite(value):
-            raise CliError(f"--box {' '.join(text)}: coordinates must be finite")
-        values.append(value)
-    return values
 
 
 def plan_records(boxes: list[list[float]], plan: ViewPlan, candidates: np.ndarray) -> list[dict]:
@@ -149,23 +130,14 @@ def run(args: argparse.Namespace) -> str:
         raise CliError(f"{err} (image {args.image} is {image.width}x{image.height})") from None
     records = plan_records(boxes, plan, processor.candidates)
     if args.out:
-        out = Path(args.out)
-        if out.parent and not out.parent.exists():
-            raise CliError(f"--out {out}: folder {out.parent} does not exist")
+        out = check_out_folder(args.out)
         draw_picture(image, plan, processor).save(out)
         logger.info("saved %s", out)
     return json.dumps(records) if args.json else format_table(records)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    args = build_parser().parse_args(argv)
-    try:
-        sys.stdout.write(run(args) + "\n")
-    except CliError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return 2
-    return 0
+    return run_command(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from lavis_dynrefer.cli import CliError, parse_box
 from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
-from lavis_dynrefer.views import CliError, parse_box
 
 PROC = MultiViewProcessor(MultiViewConfig(image_size=8))
 coordinate = st.one_of(
