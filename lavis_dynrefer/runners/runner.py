@@ -15,8 +15,9 @@
 Also: ``output_dir`` is resolved against the working directory (LAVIS joins it onto its own
 package dir), checkpoints are written atomically, resuming loads with ``weights_only=True`` and
 accepts checkpoints without frozen parameters (LAVIS saves only trainable ones but then resumes
-with a strict load), and each epoch's randomness depends only on (seed, rank, epoch), so a
-resumed run repeats the uninterrupted one exactly.
+with a strict load), each epoch's randomness depends only on (seed, rank, epoch), so a
+resumed run repeats the uninterrupted one exactly, and a non-finite training loss stops the run
+(``NonFiniteLossError``, naming the epoch and iteration) before that epoch's checkpoint is written.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import datetime
 import logging
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -104,6 +106,33 @@ def load_trainable_state(model: nn.Module, state_dict: Mapping[str, torch.Tensor
                            f"{unexpected[:5]} ({len(unexpected)}), missing trainable keys or "
                            f"buffers {missing[:5]} ({len(missing)})")
     model.load_state_dict(state_dict, strict=False)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training step's loss was NaN or infinite; training stopped before its backward pass."""
+
+
+def _check_finite_loss(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+    """Forward hook: raise ``NonFiniteLossError`` when ``output["loss"]`` is not finite.
+
+    Names the epoch and iteration (LAVIS's ``_train_inner_loop`` puts ``epoch`` and ``iters``
+    into the samples) and every scalar loss part the model returned (``loss_*``).
+    """
+    loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
+    if not isinstance(loss, torch.Tensor) or bool(torch.isfinite(loss.detach()).all()):
+        return
+    samples = args[0] if args and isinstance(args[0], Mapping) else {}
+    where = f"epoch {samples.get('epoch', '?')}, iteration {samples.get('iters', '?')}"
+    if "num_iters_per_epoch" in samples:
+        where += f" of {samples['num_iters_per_epoch']}"
+    parts = [f"{k}={v.item():.4g}" for k, v in output.items()
+             if k != "loss" and isinstance(v, torch.Tensor) and v.numel() == 1
+             ] if isinstance(output, Mapping) else []
+    value = loss.detach().float().flatten()[0].item()
+    raise NonFiniteLossError(
+        f"non-finite training loss {value} at {where}"
+        + (f" ({', '.join(parts)})" if parts else "")
+        + ": training stopped before this epoch's checkpoint was written")
 
 
 def _synchronize_on_cpu(meter: SmoothedValue) -> None:
@@ -258,6 +287,7 @@ class DynReferRunner(RunnerBase):
     def train_epoch(self, epoch: int) -> dict[str, str]:
         """One epoch whose randomness depends only on (seed, rank, epoch): reseeding here and
         restarting the sampler at ``epoch`` makes a resumed run repeat the uninterrupted one.
+        Raises ``NonFiniteLossError`` at the first step whose loss is NaN or infinite.
 
         The epoch seeds (seed + (epoch + 1) * world_size + rank) differ across ranks and epochs
         and from the start-up seeds (seed + rank) that initialised the model.
@@ -267,7 +297,10 @@ class DynReferRunner(RunnerBase):
             seed_everything(int(seed) + (epoch + 1) * get_world_size() + get_rank())
         set_loader_epoch(self.train_loader, epoch)
         self.model.train()
-        with _meters_synchronized_on_cpu(self._gloo_on_cpu):
+        # A NaN loss would otherwise train on, then be saved: stop at the step (the hook sees
+        # the model's output before LAVIS calls backward on it).
+        guard = self.unwrap_dist_model(self.model).register_forward_hook(_check_finite_loss)
+        with guard, _meters_synchronized_on_cpu(self._gloo_on_cpu):
             return self.task.train_epoch(
                 epoch=epoch,
                 model=self.model,
@@ -327,7 +360,22 @@ class DynReferRunner(RunnerBase):
         if not os.path.isfile(url_or_filename):
             raise RuntimeError(f"checkpoint url or path is invalid: {url_or_filename}")
         # Runner checkpoints hold only tensors, numbers, strings and plain containers.
-        return torch.load(url_or_filename, map_location="cpu", weights_only=True)
+        try:
+            checkpoint = torch.load(url_or_filename, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, KeyError,
+                ValueError) as err:
+            # torch.load names neither the file nor the problem for an empty or cut-off file
+            # ("EOFError", "[Errno 22] Invalid argument", "KeyError: 101").
+            raise RuntimeError(f"cannot read checkpoint {url_or_filename}: it is truncated, "
+                               f"corrupt, not a torch.save file, or holds pickled objects other "
+                               f"than tensors and plain containers ({type(err).__name__}: "
+                               f"{(str(err).strip().splitlines() or [''])[-1]})") from err
+        if not (isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("model"), Mapping)):
+            raise RuntimeError(f"{url_or_filename} is not a runner checkpoint: expected a dict "
+                               f"with a 'model' state dict, got {type(checkpoint).__name__}"
+                               + (f" with keys {sorted(checkpoint)[:5]}"
+                                  if isinstance(checkpoint, Mapping) else ""))
+        return checkpoint
 
     def _reload_best_model(self, model: nn.Module) -> nn.Module:
         path = self.output_dir / "checkpoint_best.pth"
@@ -342,6 +390,10 @@ class DynReferRunner(RunnerBase):
     def _load_checkpoint(self, url_or_filename: str) -> None:
         """Resume: model (trainable part), optimizer, scaler; continue after the saved epoch."""
         checkpoint = self._read_checkpoint(url_or_filename)
+        lacking = [k for k in ("optimizer", "epoch") if k not in checkpoint]
+        if lacking:
+            raise RuntimeError(f"{url_or_filename} cannot be resumed from: it lacks {lacking} "
+                               f"(a model-only file: name it in model.weights.checkpoint instead)")
         load_trainable_state(self.unwrap_dist_model(self.model), checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         if self.scaler is not None and checkpoint.get("scaler"):
