@@ -222,3 +222,26 @@ def test_resume_from_a_file_that_is_not_a_runner_checkpoint(tmp_path):
     torch.save({"w": torch.zeros(2)}, path)
     with pytest.raises(RuntimeError, match=r"got dict with keys \['w'\]"):
         DynReferRunner._read_checkpoint(str(path))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_boxes_given_straight_to_the_model_are_refused(bad):
+    """torchvision's CPU roi_align would crash the process; the model names the region."""
+    import torch
+    from lavis.models import load_model_and_preprocess
+
+    model, _, _ = load_model_and_preprocess("dynrefer", "tiny", is_eval=True, device="cpu")
+    boxes = torch.tensor([0.0, 0.0, 224.0, 224.0]).repeat(2, 3, 1)
+    boxes[1, 2, 0] = bad
+    with pytest.raises(ValueError, match=r"region 1, view 2: box .* not finite or is reversed"):
+        model.predict_answers({"image": torch.zeros(2, 3, 3, 224, 224), "region_boxes": boxes})
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint", b"PK\x03\x04cut"])
+def test_unreadable_checkpoint_files_name_the_file(tmp_path, content):
+    from lavis_dynrefer.models.checkpoint_io import CheckpointError, read_checkpoint
+
+    path = tmp_path / "broken.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="broken.pth is not a readable torch checkpoint"):
+        read_checkpoint(path)

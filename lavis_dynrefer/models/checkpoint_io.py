@@ -93,6 +93,12 @@ def read_checkpoint(path: str | PathLike) -> Any:
         raise CheckpointError(
             f"{path} refused: it holds pickled objects other than tensors and plain containers "
             f"(torch.load weights_only=True failed: {str(err).splitlines()[-1]})") from err
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, OSError, EOFError, KeyError, ValueError) as err:
+        # An empty, cut-off or non-torch file surfaces as any of these, none naming the file.
+        raise CheckpointError(f"{path} is not a readable torch checkpoint (empty, truncated or "
+                              f"another format): {type(err).__name__}: {err}") from err
 
 
 def open_source(source: Source) -> tuple[Any, str, bool]:

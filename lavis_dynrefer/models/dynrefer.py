@@ -174,6 +174,13 @@ class DynReferModel(BaseModel):
             raise ValueError(f"expected images [R, V, 3, H, W] and boxes [R, V, 4], got "
                              f"{tuple(images.shape)} and {tuple(boxes.shape)}")
         num_regions, num_views = images.shape[:2]
+        bad = ~(torch.isfinite(boxes).all(dim=-1) & (boxes[..., 2] >= boxes[..., 0])
+                & (boxes[..., 3] >= boxes[..., 1]))
+        if bool(bad.any()):
+            # torchvision's CPU roi_align crashes the process on non-finite boxes.
+            region, view = (int(i) for i in bad.nonzero()[0])
+            raise ValueError(f"region {region}, view {view}: box {boxes[region, view].tolist()} "
+                             "is not finite or is reversed (boxes come from the processor)")
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.vision.locked):
             tokens = self.vision(images.flatten(0, 1))  # [R*V, 1 + h*w, C]
         pooled = self.region_pool(tokens, boxes.flatten(0, 1).float())  # [R*V, C, S, S]

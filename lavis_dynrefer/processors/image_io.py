@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-# Pillow's decompression-bomb guard stays on; images above this many pixels are refused with a
-# clear error instead of filling memory (about 179 Mpx is Pillow's own default).
-MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+# Pillow's decompression-bomb guard stays on: above PIL.Image.MAX_IMAGE_PIXELS (89.5 Mpx by
+# default) it warns, above twice that it refuses, and the refusal becomes a clear error here.
 
 _HIGH_DEPTH_INT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 
@@ -81,8 +80,8 @@ def load_image(path: str | os.PathLike) -> Image.Image:
             return to_rgb(image)
     except Image.DecompressionBombError as err:
         raise ImageLoadError(
-            f"{path}: image too large ({err}); the limit is {MAX_IMAGE_PIXELS} pixels "
-            "(PIL.Image.MAX_IMAGE_PIXELS)"
+            f"{path}: image too large ({err}); Pillow refuses images above "
+            f"{2 * Image.MAX_IMAGE_PIXELS} pixels (2 x PIL.Image.MAX_IMAGE_PIXELS)"
         ) from err
     except UnidentifiedImageError as err:
         raise ImageLoadError(f"{path}: not an image file Pillow can read") from err
