@@ -70,3 +70,21 @@ def test_unreadable_image(capsys, tmp_path):
     code, _, err = run_main(capsys, "--model-type", "tiny", "--image", str(bad), "--box", "0",
                             "0", "1", "1")
     assert code == 2 and "bad.jpg" in err and err.count("\n") == 1
+
+
+def test_the_shipped_model_loads_its_weights_offline():
+    import torch
+    from lavis.models import load_model_and_preprocess
+
+    from lavis_dynrefer.paths import PACKAGE_ROOT
+
+    path = PACKAGE_ROOT / "assets" / "shapes" / "dynrefer_shapes.pth"
+    assert path.stat().st_size < 25 * 2**20
+    model, vis, _ = load_model_and_preprocess("dynrefer", "shapes", is_eval=True, device="cpu")
+    saved = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    params = dict(model.named_parameters())
+    assert set(params) <= set(saved)
+    for name in ("vision.vit.blocks.0.attn.qkv.weight", "language.memory", "fusion.0.weight"):
+        assert torch.equal(params[name], saved[name].float()), name
+    assert vis["eval"].config.image_size == 112 and model.config.tag_threshold == 0.9
+    assert len(model.class_names) == 8 and model.attribute_prompts.num_attributes == 28

@@ -22,14 +22,16 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_first_command_runs(tmp_path):
+    """The demo on the shipped model and scene (the weights ship inside the package)."""
     command = BLOCKS[0][1].strip().split(" && ", 1)[1]
     argv = shlex.split(command)
-    out = tmp_path / "views.png"
-    argv[argv.index("--out") + 1] = str(out)
     argv[0] = sys.executable
-    result = subprocess.run(argv + ["--json"], cwd=ROOT, capture_output=True, text=True,
-                            check=True)
-    assert len(json.loads(result.stdout)) == 2
+    out = tmp_path / "demo.png"
+    result = subprocess.run(argv + ["--out", str(out), "--json"], cwd=tmp_path,
+                            capture_output=True, text=True, check=True)
+    records = json.loads(result.stdout)
+    assert len(records) == 6 and all(r["caption"] for r in records)
+    assert all(len(r["attr"]) == 28 and len(r["cls"]) == 8 for r in records)
     assert out.stat().st_size > 0
 
 
