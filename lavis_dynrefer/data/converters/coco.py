@@ -15,27 +15,22 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from lavis_dynrefer.data.converters.common import (
     ConversionError,
-    add_common_arguments,
     build_region_file,
     clip_xyxy,
     image_record,
-    load_json,
     log_counts,
     region_record,
     require_keys,
-    run_cli,
-    write_region_file,
+    single_file_command,
     xywh_to_xyxy,
 )
 
@@ -106,31 +101,10 @@ def convert(data: Mapping[str, Any], *, image_root: str | None = None,
                              keep_empty_images=keep_empty_images)
 
 
-def convert_file(instances: str | Path, out: str | Path, *, image_root: str | None = None,
-                 keep_empty_images: bool = False) -> Path:
-    """``instances_*.json`` -> region annotation file at ``out``."""
-    data = load_json(instances, "COCO instances file")
-    return write_region_file(
-        convert(data, image_root=image_root, keep_empty_images=keep_empty_images), out)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command's arguments."""
-    parser = argparse.ArgumentParser(
-        prog="python -m lavis_dynrefer.data.converters.coco",
-        description="COCO instances -> region annotation file (region recognition)")
-    parser.add_argument("--instances", required=True, help="instances_val2017.json")
-    parser.add_argument("--out", required=True, help="output region annotation file")
-    add_common_arguments(parser, captions=False)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = build_parser()
-    run_cli(parser, argv, lambda args: convert_file(
-        args.instances, args.out, image_root=args.image_root,
-        keep_empty_images=args.keep_empty_images))
+convert_file, build_parser, main = single_file_command(
+    convert, what="COCO instances file", prog="python -m lavis_dynrefer.data.converters.coco",
+    description="COCO instances -> region annotation file (region recognition)",
+    input_flag="--instances", input_help="instances_val2017.json")
 
 
 if __name__ == "__main__":

@@ -218,3 +218,40 @@ def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
         convert(args)
     except (FileNotFoundError, ConversionError) as err:
         parser.error(str(err))
+
+
+def single_file_command(convert: Callable[..., Mapping[str, Any]], *, what: str, prog: str,
+                        description: str, input_flag: str, input_help: str
+                        ) -> tuple[Callable[..., Path], Callable[[], argparse.ArgumentParser],
+                                   Callable[[Sequence[str] | None], None]]:
+    """``convert_file``, ``build_parser`` and ``main`` of a converter that turns one raw JSON
+    file into one region annotation file (COCO, OVAD).
+
+    Args:
+        convert: ``convert(data, image_root=..., keep_empty_images=...)`` -> region file dict.
+        what: how the input is named in errors (e.g. "COCO instances file").
+        prog, description: the command's name and one-line description.
+        input_flag, input_help: the input argument (e.g. ``--instances``) and its help.
+    """
+
+    def convert_file(source: str | Path, out: str | Path, *, image_root: str | None = None,
+                     keep_empty_images: bool = False) -> Path:
+        data = load_json(source, what)
+        return write_region_file(
+            convert(data, image_root=image_root, keep_empty_images=keep_empty_images), out)
+
+    def build_parser() -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(prog=prog, description=description)
+        parser.add_argument(input_flag, dest="source", required=True, help=input_help,
+                            metavar=input_flag.lstrip("-").upper())
+        parser.add_argument("--out", required=True, help="output region annotation file")
+        add_common_arguments(parser, captions=False)
+        return parser
+
+    def main(argv: Sequence[str] | None = None) -> None:
+        run_cli(build_parser(), argv, lambda args: convert_file(
+            args.source, args.out, image_root=args.image_root,
+            keep_empty_images=args.keep_empty_images))
+
+    convert_file.__doc__ = f"{input_help} -> region annotation file at ``out``."
+    return convert_file, build_parser, main

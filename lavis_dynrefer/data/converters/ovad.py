@@ -16,21 +16,16 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import logging
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from lavis_dynrefer.data.converters.coco import checked_categories, convert_instances
 from lavis_dynrefer.data.converters.common import (
     ConversionError,
-    add_common_arguments,
     build_region_file,
-    load_json,
     require_keys,
-    run_cli,
-    write_region_file,
+    single_file_command,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,31 +67,10 @@ def convert(data: Mapping[str, Any], *, image_root: str | None = None,
                              keep_empty_images=keep_empty_images)
 
 
-def convert_file(ovad: str | Path, out: str | Path, *, image_root: str | None = None,
-                 keep_empty_images: bool = False) -> Path:
-    """``ovad2000.json`` -> region annotation file at ``out``."""
-    data = load_json(ovad, "OVAD annotation file")
-    return write_region_file(
-        convert(data, image_root=image_root, keep_empty_images=keep_empty_images), out)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command's arguments."""
-    parser = argparse.ArgumentParser(
-        prog="python -m lavis_dynrefer.data.converters.ovad",
-        description="OVAD ovad2000.json -> region annotation file (attribute detection)")
-    parser.add_argument("--ovad", required=True, help="ovad2000.json")
-    parser.add_argument("--out", required=True, help="output region annotation file")
-    add_common_arguments(parser, captions=False)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = build_parser()
-    run_cli(parser, argv, lambda args: convert_file(
-        args.ovad, args.out, image_root=args.image_root,
-        keep_empty_images=args.keep_empty_images))
+convert_file, build_parser, main = single_file_command(
+    convert, what="OVAD annotation file", prog="python -m lavis_dynrefer.data.converters.ovad",
+    description="OVAD ovad2000.json -> region annotation file (attribute detection)",
+    input_flag="--ovad", input_help="ovad2000.json")
 
 
 if __name__ == "__main__":
