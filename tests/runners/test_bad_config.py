@@ -13,21 +13,9 @@ import pytest
 import runner_tiny
 import torch
 import yaml
-from lavis.common.registry import registry
 
 from lavis_dynrefer import train
 from lavis_dynrefer.typed_config import ConfigError
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_registry_paths():
-    """Runners register result_dir/output_dir in tmp dirs; give other test modules theirs back."""
-    paths = registry.mapping["paths"]
-    saved = {k: paths[k] for k in ("result_dir", "output_dir") if k in paths}
-    yield
-    for key in ("result_dir", "output_dir"):
-        paths.pop(key, None)
-    paths.update(saved)
 
 
 def _config(directory: Path, model: dict | None = None, **run) -> Path:

@@ -42,17 +42,6 @@ class BreakingRegressor(runner_tiny.TinyRegressor):
         return {"loss": loss, "loss_mse": loss.detach()}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _restore_registry_paths():
-    """Runners register result_dir/output_dir in tmp dirs; give other test modules theirs back."""
-    paths = registry.mapping["paths"]
-    saved = {k: paths[k] for k in ("result_dir", "output_dir") if k in paths}
-    yield
-    for key in ("result_dir", "output_dir"):
-        paths.pop(key, None)
-    paths.update(saved)
-
-
 def _config(directory: Path, bad_epoch: int, bad_iter: int, bad_value: float) -> Path:
     path = runner_tiny.write_run_config(directory, save_every_epoch=True, max_epoch=2)
     config = yaml.safe_load(path.read_text())

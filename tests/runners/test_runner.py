@@ -48,17 +48,6 @@ def _load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _restore_registry_paths():
-    """Runners register result_dir/output_dir in tmp dirs; give other test modules theirs back."""
-    paths = registry.mapping["paths"]
-    saved = {k: paths[k] for k in ("result_dir", "output_dir") if k in paths}
-    yield
-    for key in ("result_dir", "output_dir"):
-        paths.pop(key, None)
-    paths.update(saved)
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> DynReferRunner:
     """Two epochs with validation, a checkpoint after every epoch."""
