@@ -39,13 +39,14 @@ RESULT_KEYS = ("id", "image_id", "bbox", "caption", "score", "tags", "attr", "cl
 def build_model(model_type: str, checkpoint: str | None):
     """The model type's model; with a checkpoint, rebuilt from the config saved in it."""
     from lavis_dynrefer.models.checkpoint import load_any_checkpoint
+    from lavis_dynrefer.models.checkpoint_io import read_checkpoint
     from lavis_dynrefer.models.dynrefer import DynReferModel
 
     cfg = OmegaConf.load(DynReferModel.default_config_path(model_type)).model
     if checkpoint:
         if not Path(checkpoint).is_file():
             raise CliError(f"--checkpoint {checkpoint}: no such file")
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        saved = read_checkpoint(checkpoint)
         if isinstance(saved, dict) and isinstance(saved.get("config"), dict):
             cfg = OmegaConf.merge(cfg, saved["config"].get("model", {}))
         cfg.weights = {"checkpoint": None}
