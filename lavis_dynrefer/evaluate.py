@@ -14,7 +14,11 @@ from lavis_dynrefer.runners.launch import build_runner, shutdown
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
-    """Build the runner from the flags and return the test logs by split name."""
+    """Build the runner from the flags and return the test logs by split name.
+
+    Raises:
+        SystemExit: ``error: ...`` (one line) for a configuration mistake, as ``train.main``.
+    """
     try:
         return build_runner("Evaluation", argv).evaluate(skip_reload=True)
     finally:

@@ -14,7 +14,13 @@ from lavis_dynrefer.runners.launch import build_runner, shutdown
 
 
 def main(argv: Sequence[str] | None = None) -> RunnerBase:
-    """Build the runner from the flags, train, and return the runner (for tests)."""
+    """Build the runner from the flags, train, and return the runner (for tests).
+
+    Raises:
+        SystemExit: ``error: ...`` (one line) for a configuration mistake: a missing file, an
+            unregistered name, a bad ``run:`` value or a ``ConfigError`` of the model, dataset
+            or task sections (see ``runners.launch.build_runner``).
+    """
     try:
         runner = build_runner("Training", argv)
         runner.train()

@@ -22,6 +22,15 @@ class ConfigError(ValueError):
     """A yaml section that does not match its typed config."""
 
 
+class FieldError(ConfigError):
+    """A dataclass's ``__post_init__`` refusing one field's value; ``from_mapping`` reports it
+    under the field's yaml key (``model.region_chunk: must be >= 1, got 0``)."""
+
+    def __init__(self, owner: str, key: str, problem: str):
+        super().__init__(f"{owner}.{key}: {problem}")
+        self.key, self.problem = key, problem
+
+
 def _type_ok(value: Any, annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     if annotation is Any:
@@ -111,5 +120,7 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any] | None, where: str,
         kwargs[key] = _coerce(value, annotation)
     try:
         return cls(**kwargs)
+    except FieldError as err:
+        raise ConfigError(f"{where}.{err.key}: {err.problem}") from None
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where}: {err}") from err

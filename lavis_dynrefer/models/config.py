@@ -2,17 +2,53 @@
 
 Field defaults are the paper / release configuration (``flant5xl``, method.md sections 2-3); the
 ``tiny`` preset changes only numbers. LAVIS yaml ``model:`` sections map onto ``DynReferConfig``
-through ``DynReferConfig.from_mapping`` (unknown keys fail with a suggestion).
+through ``DynReferConfig.from_mapping`` (unknown keys fail with a suggestion). Every stage checks
+its numbers in ``__post_init__`` against ``RANGES``; from yaml the error names the full key, e.g.
+``model.region_chunk: must be >= 1, got 0``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from lavis_dynrefer.models.text_tower import TextTowerConfig
-from lavis_dynrefer.typed_config import ConfigError, from_mapping
+from lavis_dynrefer.typed_config import ConfigError, FieldError, from_mapping
+
+
+@dataclass(frozen=True)
+class Range:
+    """A valid range of a number, ``text`` as messages show it."""
+
+    text: str
+    contains: Callable[[float], bool]
+
+
+AT_LEAST_1 = Range(">= 1", lambda v: v >= 1)
+AT_LEAST_0 = Range(">= 0", lambda v: v >= 0)
+POSITIVE = Range("> 0", lambda v: v > 0)
+UNIT = Range("in [0, 1]", lambda v: 0 <= v <= 1)
+UNIT_LEFT_CLOSED = Range("in [0, 1)", lambda v: 0 <= v < 1)
+UNIT_OPEN = Range("in (0, 1)", lambda v: 0 < v < 1)
+
+
+class OutOfRange(FieldError):
+    """A config number outside its range; ``key`` is the field name within its stage."""
+
+    def __init__(self, owner: str, key: str, rule: Range, value: Any):
+        super().__init__(owner, key, f"must be {rule.text}, got {value!r}")
+        self.rule, self.value = rule, value
+
+
+def check_ranges(config: Any, ranges: Mapping[str, Range]) -> None:
+    """Raise ``OutOfRange`` for the first field of ``config`` outside its range (NaN, inf too)."""
+    for key, rule in ranges.items():
+        value = getattr(config, key)
+        if not (math.isfinite(value) and rule.contains(value)):
+            raise OutOfRange(type(config).__name__, key, rule, value)
 
 
 @dataclass(frozen=True)
@@ -30,6 +66,19 @@ class VisionConfig:
     # BLIP-2 keeps the frozen ViT's Linear/Conv weights in fp16 and runs it under autocast.
     precision: Literal["fp16", "fp32"] = "fp16"
 
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "image_size": AT_LEAST_1,
+        "patch_size": AT_LEAST_1,
+        "width": AT_LEAST_1,
+        "depth": AT_LEAST_1,
+        "heads": AT_LEAST_1,
+        "mlp_ratio": POSITIVE,
+        "drop_path_rate": UNIT_LEFT_CLOSED,
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
+
 
 @dataclass(frozen=True)
 class RegionConfig:
@@ -40,6 +89,16 @@ class RegionConfig:
     roi_sampling_ratio: int = 2
     align_groups: int = 4
     align_backend: Literal["pytorch", "dcnv4", "auto"] = "pytorch"
+
+    # roi_sampling_ratio <= 0 is valid: torchvision's roi_align then picks it per box.
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "num_views": AT_LEAST_1,
+        "roi_size": AT_LEAST_1,
+        "align_groups": AT_LEAST_1,
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
 
 
 @dataclass(frozen=True)
@@ -53,6 +112,18 @@ class ResamplerConfig:
     intermediate: int = 3072
     cross_attention_freq: int = 2
 
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "num_queries": AT_LEAST_1,
+        "width": AT_LEAST_1,
+        "layers": AT_LEAST_1,
+        "heads": AT_LEAST_1,
+        "intermediate": AT_LEAST_1,
+        "cross_attention_freq": AT_LEAST_1,
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
+
 
 @dataclass(frozen=True)
 class HeadConfig:
@@ -62,6 +133,16 @@ class HeadConfig:
     layers: int = 2
     heads: int = 4
     intermediate: int = 1024
+
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "width": AT_LEAST_1,
+        "layers": AT_LEAST_1,
+        "heads": AT_LEAST_1,
+        "intermediate": AT_LEAST_1,
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
 
 
 @dataclass(frozen=True)
@@ -88,6 +169,23 @@ class LanguageConfig:
     # LAVIS casts the frozen Flan-T5 to bf16 and runs it under bf16 autocast.
     precision: Literal["bf16", "fp32"] = "bf16"
 
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "d_model": AT_LEAST_1,
+        "d_ff": AT_LEAST_1,
+        "d_kv": AT_LEAST_1,
+        "num_heads": AT_LEAST_1,
+        "num_layers": AT_LEAST_1,
+        "num_decoder_layers": AT_LEAST_1,
+        "vocab_size": AT_LEAST_1,
+        "relative_attention_num_buckets": AT_LEAST_1,
+        "max_txt_len": AT_LEAST_1,
+        "control_drop_all_p": UNIT,
+        "control_keep_p": UNIT,
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
+
 
 @dataclass(frozen=True)
 class GenerationConfig:
@@ -98,6 +196,17 @@ class GenerationConfig:
     min_length: int = 1
     repetition_penalty: float = 1.5
     length_penalty: float = 0.0
+
+    # length_penalty may be any number (negative favours short captions).
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "num_beams": AT_LEAST_1,
+        "max_new_tokens": AT_LEAST_1,
+        "min_length": AT_LEAST_0,
+        "repetition_penalty": POSITIVE,
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
 
 
 @dataclass(frozen=True)
@@ -153,6 +262,18 @@ class DynReferConfig:
     loss_weight_rtc: float = 0.5
     region_chunk: int = 64
 
+    # A threshold of 0 or 1 would pass every tag or none as control words.
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "tag_threshold": UNIT_OPEN,
+        "loss_weight_lm": AT_LEAST_0,
+        "loss_weight_tag": AT_LEAST_0,
+        "loss_weight_rtc": AT_LEAST_0,
+        "region_chunk": AT_LEAST_1,
+    }
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
+
     @classmethod
     def from_mapping(cls, mapping: Any, where: str = "model") -> DynReferConfig:
         """Nested yaml mapping -> config; sub-sections are named like the stage fields.
@@ -196,6 +317,7 @@ __all__ = [
     "GenerationConfig",
     "HeadConfig",
     "LanguageConfig",
+    "OutOfRange",
     "RegionConfig",
     "ResamplerConfig",
     "TextTowerConfig",

@@ -254,7 +254,7 @@ class DynReferModel(BaseModel):
         attr_table = self._table(self.attribute_table) if self.attribute_table else None
         class_table = self._table(self.class_table) if self.class_table else None
         results: list[dict[str, Any]] = []
-        chunk = max(1, self.config.region_chunk)
+        chunk = self.config.region_chunk  # >= 1: DynReferConfig checks it
         for start in range(0, images.shape[0], chunk):
             tokens = self.encode_regions(images[start:start + chunk], boxes[start:start + chunk])
             tag_probs = torch.sigmoid(self.tagging(tokens, tag_table)).float()

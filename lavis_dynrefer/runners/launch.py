@@ -5,7 +5,10 @@ The flags and the start-up order are those of LAVIS's repository ``train.py``/``
 group, seeds (seed + rank), logger, task, datasets, model, runner. Differences: the process group
 works on CPU (``distributed.init_distributed``), every rank gets rank 0's job id, ``run.runner``
 defaults to the DynRefer runner, and configuration mistakes end in one line instead of a
-traceback from deep inside LAVIS.
+traceback from deep inside LAVIS: the registry names and the ``run:`` values
+(``run_checks``) are checked before anything is built, and a ``ConfigError`` raised while the
+task, datasets or model are built (a misspelled or out-of-range model key) ends the command
+with one line as well.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from lavis_dynrefer.runners.distributed import (
     setup_seeds,
     shared_job_id,
 )
+from lavis_dynrefer.runners.run_checks import check_run_section
+from lavis_dynrefer.typed_config import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ def _options_dotlist(options: Sequence[str] | None) -> list[str]:
 
 
 def _check_config(args: argparse.Namespace) -> DictConfig:
-    """Read the yaml with the options merged and check every registry name it uses."""
+    """Read the yaml with the options merged; check every registry name and ``run:`` value."""
     path = Path(args.cfg_path)
     if not path.is_file():
         raise LaunchError(f"--cfg-path {args.cfg_path}: no such file")
@@ -93,6 +98,11 @@ def _check_config(args: argparse.Namespace) -> DictConfig:
                           f"one of {sorted(model_types)}")
     if config.run.get("seed") is None:
         raise LaunchError(f"{path}: run.seed is required")
+    try:
+        run = OmegaConf.to_container(config.run, resolve=True)
+    except OmegaConfBaseException as e:
+        raise LaunchError(f"{path}: run: {str(e).splitlines()[0]}") from e
+    check_run_section(run, source=str(path))
     return config
 
 
@@ -100,7 +110,9 @@ def build_runner(description: str, argv: Sequence[str] | None = None) -> RunnerB
     """Parse the flags and build everything up to the runner, as LAVIS's ``train.py`` does.
 
     Raises:
-        SystemExit: with a one-line message for a missing/invalid config or bad ``--options``.
+        SystemExit: with a one-line message for a missing/invalid config, bad ``--options`` or
+            a ``ConfigError`` (or ``LaunchError``) from building the task, datasets or model.
+            Other exceptions propagate with their traceback.
     """
     args = parse_args(description, argv)
     job_id = now()
@@ -116,11 +128,18 @@ def build_runner(description: str, argv: Sequence[str] | None = None) -> RunnerB
     setup_seeds(int(cfg.run_cfg.seed))
     setup_logger()  # after the process group: INFO on rank 0, WARNING elsewhere
     cfg.pretty_print()
-    task = tasks.setup_task(cfg)
-    datasets = task.build_datasets(cfg)
-    model = task.build_model(cfg)
+    try:
+        task = tasks.setup_task(cfg)
+        datasets = task.build_datasets(cfg)
+        model = task.build_model(cfg)
+    except (ConfigError, LaunchError) as e:
+        raise SystemExit(f"error: {args.cfg_path}: {_one_line(e)}") from None
     runner_cls = registry.get_runner_class(cfg.run_cfg.runner)
     return runner_cls(cfg=cfg, job_id=job_id, task=task, model=model, datasets=datasets)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).splitlines())
 
 
 def shutdown() -> None:

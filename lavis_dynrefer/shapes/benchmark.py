@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> str:
         raise CliError(f"{gt_path} not found: generate it with "
                        f"python -m lavis_dynrefer.shapes --out {args.data}")
     out = check_out_folder(args.out) if args.out else None
+    if args.tag_threshold is not None and not 0.0 < args.tag_threshold < 1.0:
+        raise CliError(f"--tag-threshold {args.tag_threshold}: must lie in (0, 1)")
     torch.manual_seed(args.seed)
     model = build_model(args.model_type, args.checkpoint)
     if args.tag_threshold is not None:

@@ -23,3 +23,10 @@ def test_missing_split_is_one_line(capsys, tmp_path):
     code = benchmark.main(["--data", str(tmp_path), "--model-type", "tiny"])
     _, err = capsys.readouterr()
     assert code == 2 and "python -m lavis_dynrefer.shapes --out" in err
+
+
+def test_tag_threshold_outside_the_unit_interval_is_one_line(shapes_dir, capsys):
+    code = benchmark.main(["--data", str(shapes_dir), "--split", "test", "--model-type", "tiny",
+                           "--tag-threshold", "1.5"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err == "error: --tag-threshold 1.5: must lie in (0, 1)\n"
