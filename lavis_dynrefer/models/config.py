@@ -258,7 +258,10 @@ class DynReferConfig:
     train_towers: bool = False
     tag_threshold: float = 0.7
     loss_weight_lm: float = 1.0
-    loss_weight_tag: float = 0.01
+    # The release sums ASL over each GPU's 64 regions with weight 0.01, and DDP averages the
+    # GPUs: 0.01 * 64 = 0.64 times ASL averaged over regions. Written as a mean over the global
+    # batch, the objective no longer depends on how the batch is split over processes.
+    loss_weight_tag: float = 0.64
     loss_weight_rtc: float = 0.5
     region_chunk: int = 64
 

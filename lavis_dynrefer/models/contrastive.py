@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from lavis_dynrefer.models.config import HeadConfig
-from lavis_dynrefer.models.losses import gather_with_local_grad, region_text_sigmoid_loss
+from lavis_dynrefer.models.cross_rank import gather_with_grad
+from lavis_dynrefer.models.losses import region_text_sigmoid_loss
 from lavis_dynrefer.models.query_decoder import QueryDecoder
 
 
@@ -48,15 +48,14 @@ class ContrastiveDecoder(nn.Module):
             region_tokens: [R, Q, D] this rank's regions.
             text_embeds: [R, E] their captions' embeddings.
         """
-        regions = gather_with_local_grad(region_tokens)
-        texts = gather_with_local_grad(text_embeds)
+        regions = gather_with_grad(region_tokens)
+        texts = gather_with_grad(text_embeds)
         sims_t2i = self.decoder(region_tokens, texts.tensor)  # [R_local, T_all]
         if len(regions.sizes) == 1:
             sims_i2t = sims_t2i.t()
         else:
             sims_i2t = self.decoder(regions.tensor, text_embeds).t()  # [T_local, R_all]
-        # mean_size keeps the rank-averaged loss equal to the one-process loss when the last
-        # batches differ in size across ranks; it is R on a single process.
-        normalizer = regions.mean_size if dist.is_available() and dist.is_initialized() else None
+        # B_all / world (R on one process): the rank-mean of this loss and of its gradient is
+        # the one-process loss on the whole batch, also when the last batches differ in size.
         return region_text_sigmoid_loss(sims_i2t, sims_t2i, self.logit_scale, self.logit_bias,
-                                        offset=regions.offset, normalizer=normalizer)
+                                        offset=regions.offset, normalizer=regions.mean_size)

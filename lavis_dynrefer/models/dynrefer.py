@@ -30,6 +30,7 @@ from lavis_dynrefer.models.align import ViewAlign
 from lavis_dynrefer.models.config import DynReferConfig, GenerationConfig
 from lavis_dynrefer.models.contrastive import ContrastiveDecoder
 from lavis_dynrefer.models.control_words import inference_control_words, training_control_words
+from lavis_dynrefer.models.cross_rank import mean_count_per_rank
 from lavis_dynrefer.models.fusion import ViewFusion
 from lavis_dynrefer.models.language import LanguageDecoder
 from lavis_dynrefer.models.losses import asymmetric_loss
@@ -210,7 +211,9 @@ class DynReferModel(BaseModel):
                 caption phrases, optional; with the tags they are the control-word candidates).
 
         Returns:
-            ``loss`` = L_lm + 0.01 L_tag + 0.5 L_rtc, and the three parts.
+            ``loss`` = L_lm + 0.64 L_tag + 0.5 L_rtc (the config's weights), and the three
+            parts. Each part is a mean over the global batch (``cross_rank``): under DDP the
+            rank-mean of ``loss`` and its gradient equal one process's on the whole batch.
         """
         for key in ("image", "region_boxes", "caption"):
             if key not in samples:
@@ -225,7 +228,9 @@ class DynReferModel(BaseModel):
         region_tokens = self.encode_regions(images, samples["region_boxes"])
 
         tag_logits = self.tagging(region_tokens, self._table(self.tag_table))
-        loss_tag = asymmetric_loss(tag_logits, self.tag_targets(tags, images.device))
+        # ASL summed over tags, averaged over the global batch's regions (see loss_weight_tag).
+        loss_tag = (asymmetric_loss(tag_logits, self.tag_targets(tags, images.device))
+                    / mean_count_per_rank(num_regions, images.device))
         loss_rtc = self.contrastive.loss(region_tokens, self.embed_texts(captions))
         language = self.config.language
         control = [training_control_words([*p, *t], language.control_drop_all_p,

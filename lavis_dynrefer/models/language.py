@@ -15,6 +15,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase, T5Config, T5ForConditionalGeneration
 
 from lavis_dynrefer.models.config import GenerationConfig, LanguageConfig
+from lavis_dynrefer.models.cross_rank import mean_count_per_rank
 from lavis_dynrefer.models.lockable import Lockable
 
 
@@ -102,14 +103,17 @@ class LanguageDecoder(nn.Module):
 
     def loss(self, region_tokens: torch.Tensor, control: list[str], captions: list[str]
              ) -> torch.Tensor:
-        """Teacher-forced cross-entropy of the captions (mean over caption tokens)."""
+        """Teacher-forced cross-entropy of the captions, the mean over the caption tokens of
+        the global batch: this rank's token sum over ``mean_count_per_rank`` of its tokens (on
+        one process: the mean over this batch's tokens)."""
         inputs, mask = self.encoder_inputs(region_tokens, control)
         target = self._tokens(captions, region_tokens.device)
         labels = target.input_ids.masked_fill(target.attention_mask == 0, -100)
         with self.t5.autocast(region_tokens.device):
             out = self.t5.model(inputs_embeds=inputs, attention_mask=mask,
                                 decoder_attention_mask=target.attention_mask, labels=labels)
-        return out.loss.float()
+        tokens = int(target.attention_mask.sum())
+        return out.loss.float() * (tokens / mean_count_per_rank(tokens, region_tokens.device))
 
     @torch.no_grad()
     def generate(self, region_tokens: torch.Tensor, control: list[str],

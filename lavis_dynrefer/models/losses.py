@@ -8,15 +8,13 @@ all ranks.
   with gamma_neg 7, gamma_pos 0, clip 0.05 and sums over regions and tags.
 - ``sigmoid_contrastive_loss`` / ``region_text_sigmoid_loss``: SigLIP's sigmoid loss as the
   release's ``att_forward`` computes it (method.md section 3).
-- ``gather_with_local_grad`` / ``pairwise_labels``: the cross-rank batch of that loss.
+- ``pairwise_labels``: its labels for this rank's rows of the cross-rank batch
+  (the batch itself: ``cross_rank.gather_with_grad``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 
 
@@ -117,7 +115,7 @@ def region_text_sigmoid_loss(sims_i2t: torch.Tensor, sims_t2i: torch.Tensor, t: 
     the release's names (``att_forward``):
 
     - ``sims_i2t`` [T_local, R_all] = M[:, local texts]^T: this rank's texts against every
-      gathered region (gradient reaches the regions only through this rank's own block);
+      gathered region;
     - ``sims_t2i`` [R_local, T_all] = M[local regions, :]: this rank's regions against every
       gathered text.
 
@@ -131,9 +129,11 @@ def region_text_sigmoid_loss(sims_i2t: torch.Tensor, sims_t2i: torch.Tensor, t: 
         t, b: scalar log-temperature and bias.
         offset: this rank's first index among the gathered items.
         normalizer: divisor of each direction; default R_local, the release's (it divides by
-            the local batch size). With unequal batches across ranks pass
-            ``Gathered.mean_size`` so that the rank-average (what DDP optimises) equals the
-            single-process loss on the whole batch; with equal batches the two coincide.
+            the local batch size). Across ranks pass ``Gathered.mean_size`` (B_all / world):
+            with the gradient-carrying gather of ``cross_rank`` the rank-average of the loss
+            (what DDP optimises) and its gradient then equal one process's on the whole batch,
+            also when the last batches differ in size; with equal batches the two divisors
+            coincide.
 
     Returns:
         Scalar.
@@ -149,63 +149,3 @@ def region_text_sigmoid_loss(sims_i2t: torch.Tensor, sims_t2i: torch.Tensor, t: 
     loss_i2t = sigmoid_contrastive_loss(sims_i2t, t, b, labels_i2t, normalizer)
     loss_t2i = sigmoid_contrastive_loss(sims_t2i, t, b, labels_t2i, normalizer)
     return (loss_i2t + loss_t2i) / 2
-
-
-@dataclass(frozen=True)
-class Gathered:
-    """A batch gathered over ranks.
-
-    Attributes:
-        tensor: [B_all, ...], the ranks' batches in rank order, padding removed. Rows
-            ``offset : offset + sizes[rank]`` are this rank's input itself (with its gradient);
-            the other rows carry no gradient.
-        offset: this rank's first row.
-        sizes: every rank's batch size.
-    """
-
-    tensor: torch.Tensor
-    offset: int
-    sizes: tuple[int, ...]
-
-    @property
-    def total(self) -> int:
-        """B_all."""
-        return sum(self.sizes)
-
-    @property
-    def mean_size(self) -> float:
-        """B_all / world size: the per-direction divisor that keeps the loss unbiased."""
-        return self.total / len(self.sizes)
-
-
-def gather_with_local_grad(x: torch.Tensor, group: dist.ProcessGroup | None = None
-                           ) -> Gathered:
-    """All-gather a batch over ranks, keeping autograd on this rank's own rows.
-
-    Ranks may hold different batch sizes (a last, smaller batch): the sizes are exchanged
-    first, every rank pads to the largest, and the padding is dropped after the gather. Without
-    an initialised process group (or with one rank) this returns ``x`` itself.
-
-    Args:
-        x: [B_local, ...]; same trailing shape and dtype on every rank.
-        group: process group; default the world.
-
-    Returns:
-        ``Gathered`` with tensor [B_all, ...].
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size(group) == 1:
-        return Gathered(x, 0, (x.shape[0],))
-    world = dist.get_world_size(group)
-    rank = dist.get_rank(group)
-    size = torch.tensor([x.shape[0]], device=x.device, dtype=torch.long)
-    all_sizes = [torch.zeros_like(size) for _ in range(world)]
-    dist.all_gather(all_sizes, size, group=group)
-    sizes = tuple(int(s.item()) for s in all_sizes)
-    longest = max(sizes)
-    padded = x.detach().new_zeros((longest, *x.shape[1:]))
-    padded[: x.shape[0]] = x.detach()
-    buffers = [torch.empty_like(padded) for _ in range(world)]
-    dist.all_gather(buffers, padded, group=group)
-    pieces = [buf[:n] for buf, n in zip(buffers, sizes, strict=True)]
-    pieces[rank] = x  # the local rows keep their graph
-    return Gathered(torch.cat(pieces, dim=0), sum(sizes[:rank]), sizes)

@@ -119,8 +119,10 @@ class TextTower(Lockable):
         self.positional_embedding = nn.Parameter(torch.empty(config.context_length, config.width))
         self.ln_final = nn.LayerNorm(config.width)
         self.text_projection = nn.Parameter(torch.empty(config.width, config.embed_dim))
-        # CLIP's contrastive temperature: part of the file, unused by DynRefer.
-        self.logit_scale = nn.Parameter(torch.full((), math.log(1 / 0.07)))
+        # CLIP's contrastive temperature: part of the file, unused by DynRefer, so never
+        # trainable (a trainable parameter without gradient stops DDP training at its second
+        # step when find_unused_parameters is off, the runner's default).
+        self.logit_scale = nn.Parameter(torch.full((), math.log(1 / 0.07)), requires_grad=False)
         self.register_buffer("attn_mask", causal_mask(config.context_length), persistent=False)
         self.weights_version = 0
         self.init_parameters()

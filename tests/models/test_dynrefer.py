@@ -129,7 +129,7 @@ def test_loss_is_the_weighted_sum_and_finite(tiny):
     model, vis = tiny
     model.train()
     losses = model(batch(vis))
-    expected = losses["loss_lm"] + 0.01 * losses["loss_tag"] + 0.5 * losses["loss_rtc"]
+    expected = losses["loss_lm"] + 0.64 * losses["loss_tag"] + 0.5 * losses["loss_rtc"]
     assert torch.allclose(losses["loss"], expected)
     assert all(torch.isfinite(v) for v in losses.values())
     model.eval()

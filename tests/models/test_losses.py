@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
+from lavis_dynrefer.models.cross_rank import gather_with_grad, mean_count_per_rank
 from lavis_dynrefer.models.losses import (
     asymmetric_loss,
-    gather_with_local_grad,
     pairwise_labels,
     region_text_sigmoid_loss,
     sigmoid_contrastive_loss,
@@ -106,6 +106,7 @@ def test_pairwise_labels_offset_block():
 
 def test_gather_without_process_group_is_identity():
     x = torch.randn(3, 2, requires_grad=True)
-    gathered = gather_with_local_grad(x)
+    gathered = gather_with_grad(x)
     assert gathered.tensor is x and gathered.offset == 0 and gathered.sizes == (3,)
     assert gathered.mean_size == 3
+    assert mean_count_per_rank(7) == 7.0
