@@ -21,6 +21,7 @@ from pathlib import Path
 import lavis.tasks as tasks
 import torch.distributed as dist
 from lavis.common.config import Config
+from lavis.common.dist_utils import get_rank
 from lavis.common.logger import setup_logger
 from lavis.common.registry import registry
 from lavis.common.utils import now
@@ -106,6 +107,26 @@ def _check_config(args: argparse.Namespace) -> DictConfig:
     return config
 
 
+def reserve_job_folder(output_dir: Path, stamp: str) -> str:
+    """A job id whose folder under ``output_dir`` did not exist; the folder is created.
+
+    LAVIS's job id is the start time to ten minutes (``lavis.common.utils.now``), so two runs
+    started in the same ten minutes (a resumed run after a crash, two experiments) would share
+    a folder and overwrite each other's checkpoints and results. Here the second one gets
+    ``<stamp>_1``, the next ``<stamp>_2``, and so on; creating the folder reserves the id.
+    """
+    root = output_dir.expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    for suffix in range(10_000):
+        job_id = stamp if suffix == 0 else f"{stamp}_{suffix}"
+        try:
+            (root / job_id).mkdir()
+        except FileExistsError:
+            continue
+        return job_id
+    raise LaunchError(f"{root}: no free job folder for {stamp} (10,000 taken)")
+
+
 def build_runner(description: str, argv: Sequence[str] | None = None) -> RunnerBase:
     """Parse the flags and build everything up to the runner, as LAVIS's ``train.py`` does.
 
@@ -124,6 +145,8 @@ def build_runner(description: str, argv: Sequence[str] | None = None) -> RunnerB
         init_distributed(cfg.run_cfg)
     except LaunchError as e:
         raise SystemExit(f"error: {e}") from None
+    if get_rank() == 0:
+        job_id = reserve_job_folder(Path(cfg.run_cfg.output_dir), job_id)
     job_id = shared_job_id(job_id)
     setup_seeds(int(cfg.run_cfg.seed))
     setup_logger()  # after the process group: INFO on rank 0, WARNING elsewhere

@@ -16,8 +16,11 @@ Also: ``output_dir`` is resolved against the working directory (LAVIS joins it o
 package dir), checkpoints are written atomically, resuming loads with ``weights_only=True`` and
 accepts checkpoints without frozen parameters (LAVIS saves only trainable ones but then resumes
 with a strict load), each epoch's randomness depends only on (seed, rank, epoch), so a
-resumed run repeats the uninterrupted one exactly, and a non-finite training loss stops the run
-(``NonFiniteLossError``, naming the epoch and iteration) before that epoch's checkpoint is written.
+resumed run repeats the uninterrupted one exactly (checkpoints also record the best epoch and
+its metric, and resuming carries ``checkpoint_best.pth`` over, so the test phase after a resume
+uses the best epoch of the whole run, as LAVIS's resume does not), and a non-finite training
+loss stops the run (``NonFiniteLossError``, naming the epoch and iteration) before that epoch's
+checkpoint is written.
 """
 
 from __future__ import annotations
@@ -255,7 +258,7 @@ class DynReferRunner(RunnerBase):
         """LAVIS's ``RunnerBase.train`` loop with a guarded barrier and per-epoch checkpoints on
         request; the best checkpoint is still written only when ``agg_metrics > 0``."""
         start_time = time.time()
-        best_agg_metric, best_epoch = 0, 0
+        self.best_epoch, self.best_agg_metric = 0, 0
         self.log_config()
         if not self.evaluate_only and self.resume_ckpt_path is not None:
             self._load_checkpoint(self.resume_ckpt_path)
@@ -270,10 +273,10 @@ class DynReferRunner(RunnerBase):
                 val_log = self.eval_epoch(split_name=split_name, cur_epoch=cur_epoch)
                 if val_log is not None and get_rank() == 0:
                     assert "agg_metrics" in val_log, "No agg_metrics found in validation log."
-                    if val_log["agg_metrics"] > best_agg_metric and split_name == "val":
-                        best_epoch, best_agg_metric = cur_epoch, val_log["agg_metrics"]
+                    if val_log["agg_metrics"] > self.best_agg_metric and split_name == "val":
+                        self.best_epoch, self.best_agg_metric = cur_epoch, val_log["agg_metrics"]
                         self._save_checkpoint(cur_epoch, is_best=True)
-                    val_log.update({"best_epoch": best_epoch})
+                    val_log.update({"best_epoch": self.best_epoch})
                     self.log_stats(val_log, split_name)
             if not self.evaluate_only and (not self.valid_splits or save_every_epoch):
                 self._save_checkpoint(cur_epoch, is_best=False)
@@ -338,7 +341,8 @@ class DynReferRunner(RunnerBase):
 
     @main_process
     def _save_checkpoint(self, cur_epoch: int, is_best: bool = False) -> None:
-        """LAVIS's checkpoint (trainable parameters, optimizer, config, scaler, epoch), atomic."""
+        """LAVIS's checkpoint (trainable parameters, optimizer, config, scaler, epoch) plus the
+        best epoch and metric so far, written atomically."""
         model = self.unwrap_dist_model(self.model)
         frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
         state_dict = {k: v for k, v in model.state_dict().items() if k not in frozen}
@@ -348,6 +352,9 @@ class DynReferRunner(RunnerBase):
             "config": self.config.to_dict(),
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "epoch": cur_epoch,
+            # So that a resumed run keeps comparing against the best epoch before the crash.
+            "best_epoch": getattr(self, "best_epoch", 0),
+            "best_agg_metric": float(getattr(self, "best_agg_metric", 0)),
         }
         save_to = self.output_dir / f"checkpoint_{'best' if is_best else cur_epoch}.pth"
         logger.info("Saving checkpoint at epoch %d to %s.", cur_epoch, save_to)
@@ -401,3 +408,32 @@ class DynReferRunner(RunnerBase):
         self.start_epoch = checkpoint["epoch"] + 1
         logger.info("Resume checkpoint from %s (continuing at epoch %d)", url_or_filename,
                     self.start_epoch)
+        if "best_agg_metric" in checkpoint:
+            self.best_epoch = int(checkpoint["best_epoch"])
+            self.best_agg_metric = float(checkpoint["best_agg_metric"])
+            self._carry_best_checkpoint(Path(url_or_filename).parent)
+
+    def _carry_best_checkpoint(self, previous_dir: Path) -> None:
+        """Copy the interrupted run's ``checkpoint_best.pth`` into this run's folder.
+
+        The test phase reloads ``<output_dir>/checkpoint_best.pth``; without the copy a resumed
+        run would test its own best epoch only, not the best of the whole run.
+        """
+        if self.best_agg_metric <= 0 or get_rank() != 0:
+            return
+        source = previous_dir / "checkpoint_best.pth"
+        target = self.output_dir / "checkpoint_best.pth"
+        if source.resolve() == target.resolve():
+            return
+        if not source.is_file():
+            logger.warning("%s not found: the test phase will use the best epoch from %d on "
+                           "(the best so far, epoch %d, is not available)", source,
+                           self.start_epoch, self.best_epoch)
+            return
+        best = self._read_checkpoint(str(source))
+        if best.get("epoch") != self.best_epoch:
+            logger.warning("%s holds epoch %s, not the best epoch %d: not carried over", source,
+                           best.get("epoch"), self.best_epoch)
+            return
+        logger.info("Carrying %s (best epoch %d) over to %s", source, self.best_epoch, target)
+        atomic_torch_save(best, target)

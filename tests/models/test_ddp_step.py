@@ -8,7 +8,6 @@ region-text loss's cross-rank gather (its pairs, labels and gradient), DDP with 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,16 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 from ddp_step_worker import STEPS
+from offline_subprocess import subprocess_env
 
 WORKER = Path(__file__).resolve().parent / "ddp_step_worker.py"
 
 
 def _run(args: list[str], timeout: float) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "OMP_NUM_THREADS": "1"}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env=subprocess_env(),
                           timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-4000:]
 

@@ -95,15 +95,18 @@ class SyntheticBuilder(BaseDatasetBuilder):
 
 @registry.register_task(TASK)
 class RegressionTask(BaseTask):
-    """agg_metrics = 1 / (1 + MSE), or 0 with ``run.test_runner_zero_metric`` (no best epoch)."""
+    """agg_metrics = 1 / (1 + MSE); 0 with ``run.test_runner_zero_metric`` (no best epoch);
+    1 / (1 + epoch) with ``run.test_runner_best_first`` (epoch 0 stays the best)."""
 
-    def __init__(self, zero_metric: bool = False):
+    def __init__(self, zero_metric: bool = False, best_first: bool = False):
         super().__init__()
         self.zero_metric = zero_metric
+        self.best_first = best_first
 
     @classmethod
     def setup_task(cls, cfg: Any) -> RegressionTask:
-        return cls(zero_metric=bool(cfg.run_cfg.get("test_runner_zero_metric", False)))
+        return cls(zero_metric=bool(cfg.run_cfg.get("test_runner_zero_metric", False)),
+                   best_first=bool(cfg.run_cfg.get("test_runner_best_first", False)))
 
     def valid_step(self, model: TinyRegressor, samples: dict[str, Any]) -> list[float]:
         return ((model.predict(samples) - samples["y"]) ** 2).squeeze(1).tolist()
@@ -111,7 +114,13 @@ class RegressionTask(BaseTask):
     def after_evaluation(self, val_result: list[float], split_name: str, epoch: Any,
                          **kwargs: Any) -> dict[str, float]:
         mse = sum(val_result) / len(val_result)
-        return {"agg_metrics": 0.0 if self.zero_metric else 1.0 / (1.0 + mse), "mse": mse}
+        if self.zero_metric:
+            agg = 0.0
+        elif self.best_first and isinstance(epoch, int):
+            agg = 1.0 / (1.0 + epoch)
+        else:
+            agg = 1.0 / (1.0 + mse)
+        return {"agg_metrics": agg, "mse": mse}
 
 
 def write_run_config(directory: Path, **run: Any) -> Path:

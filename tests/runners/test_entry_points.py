@@ -7,7 +7,6 @@ guard, so torchrun's loopback rendezvous is allowed.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +14,14 @@ from pathlib import Path
 import pytest
 import runner_tiny
 import torch
+from offline_subprocess import subprocess_env
 
 LAUNCH = Path(__file__).resolve().parent / "runner_launch.py"
 
 
 def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "OMP_NUM_THREADS": "1"}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          env=subprocess_env(),
                           timeout=timeout)
 
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from lavis_dynrefer import evaluate, names, train
 from lavis_dynrefer.runners import runner as runner_module
-from lavis_dynrefer.runners.launch import build_runner
+from lavis_dynrefer.runners.launch import build_runner, reserve_job_folder
 from lavis_dynrefer.runners.loaders import EpochLoader
 from lavis_dynrefer.runners.runner import (
     DynReferRunner,
@@ -29,7 +29,8 @@ from lavis_dynrefer.runners.runner import (
     optimizer_param_groups,
 )
 
-CHECKPOINT_KEYS = {"model", "optimizer", "config", "scaler", "epoch"}
+CHECKPOINT_KEYS = {"model", "optimizer", "config", "scaler", "epoch", "best_epoch",
+                   "best_agg_metric"}
 
 
 def _train(directory: Path, *options: str, **run) -> DynReferRunner:
@@ -134,6 +135,21 @@ def test_resume_repeats_the_uninterrupted_run(uninterrupted, tmp_path):
                                        rtol=0, atol=0)
 
 
+def test_resume_keeps_the_best_epoch_from_before_the_interruption(tmp_path):
+    # Epoch 0 is the best; a run resumed from checkpoint_0 in a new folder must still test the
+    # epoch-0 weights (LAVIS's resume forgets the best and tests its own best epoch).
+    first = _train(tmp_path / "first", save_every_epoch=True, test_runner_best_first=True)
+    resumed = _train(tmp_path / "resumed", save_every_epoch=True, test_runner_best_first=True,
+                     resume_ckpt_path=str(first.output_dir / "checkpoint_0.pth"))
+    assert (resumed.best_epoch, resumed.best_agg_metric) == (0, 1.0)
+    expected = _load(first.output_dir / "checkpoint_best.pth")
+    got = _load(resumed.output_dir / "checkpoint_best.pth")
+    assert got["epoch"] == expected["epoch"] == 0
+    for key, value in expected["model"].items():
+        torch.testing.assert_close(got["model"][key], value, rtol=0, atol=0, msg=key)
+    assert _load(resumed.output_dir / "checkpoint_1.pth")["best_epoch"] == 0
+
+
 def test_no_best_checkpoint_when_agg_metrics_never_positive(tmp_path, caplog):
     runner = _train(tmp_path, max_epoch=1, test_runner_zero_metric=True)
     assert not list(runner.output_dir.glob("*.pth"))  # LAVIS: best only when agg_metrics > 0
@@ -211,3 +227,14 @@ def test_load_trainable_state_refuses_mismatches():
         load_trainable_state(model, {k: v for k, v in state.items() if k != "offset"})
     with pytest.raises(RuntimeError, match="unexpected keys \\['extra'\\]"):
         load_trainable_state(model, {**state, "extra": torch.zeros(1)})
+
+
+def test_runs_started_in_the_same_ten_minutes_get_their_own_folders(tmp_path):
+    # LAVIS's job id is the start time to ten minutes: both runs would share one folder.
+    assert reserve_job_folder(tmp_path, "2026112510") == "2026112510"
+    assert reserve_job_folder(tmp_path, "2026112510") == "2026112510_1"
+    first = _train(tmp_path / "a", max_epoch=1, valid_splits=[], test_splits=[])
+    second = _train(tmp_path / "a", max_epoch=1, valid_splits=[], test_splits=[])
+    assert first.output_dir != second.output_dir
+    assert (first.output_dir / "checkpoint_0.pth").is_file()
+    assert (second.output_dir / "checkpoint_0.pth").is_file()
