@@ -51,6 +51,7 @@ from lavis_dynrefer.models.checkpoint_mapping import (
     ours_to_release,
     release_to_ours,
 )
+from lavis_dynrefer.models.config_compat import architecture_differences, recorded_config
 from lavis_dynrefer.models.meta_init import is_meta
 from lavis_dynrefer.models.safetensors_io import is_safetensors_path, read_safetensors
 from lavis_dynrefer.models.text_tower import causal_mask, load_text_tower_weights
@@ -74,7 +75,8 @@ def _param_names(model: nn.Module) -> list[str]:
 
 
 def _check_config(checkpoint: Any, arch: str, model: DynReferModel, source: str) -> None:
-    """Refuse a runner checkpoint whose ``config.model`` names another arch or view count."""
+    """Refuse a runner checkpoint whose ``config.model`` names another arch or view count, or
+    (ours) describes another architecture than the model's (``config_compat``)."""
     config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
     model_cfg = config.get("model") if isinstance(config, Mapping) else None
     if not isinstance(model_cfg, Mapping):
@@ -88,6 +90,15 @@ def _check_config(checkpoint: Any, arch: str, model: DynReferModel, source: str)
     if views is not None and views != model.config.region.num_views:
         raise CheckpointError(f"{source}: trained with num_views {views}, the model has "
                               f"{model.config.region.num_views}")
+    if arch != names.MODEL:
+        return
+    recorded = recorded_config(model_cfg, model.PRETRAINED_MODEL_CONFIG_DICT)
+    differences = architecture_differences(recorded, model.config) if recorded else []
+    if differences:
+        raise CheckpointError(
+            f"{source}: the checkpoint's recorded config describes another architecture than "
+            f"the model's: {'; '.join(differences)}. Build the model with the checkpoint's "
+            f"values (yaml model.<stage>.<field>)")
 
 
 # ---------------------------------------------------------------- release and BLIP-2 files

@@ -112,11 +112,18 @@ def test_other_architecture_is_refused_naming_shapes(tmp_path):
     cfg = OmegaConf.load(DynReferModel.default_config_path("tiny")).model
     cfg.resampler.width = 96
     wider = build_dynrefer(DynReferConfig.from_mapping(cfg))
+    # With its recorded config (an export): named by the config field.
     path = save_model_safetensors(wider, tmp_path / "wider.safetensors")
+    with pytest.raises(CheckpointError, match=r"another architecture than the model's: "
+                                              r"resampler\.width: 96 in the checkpoint, 64 in "
+                                              r"the model\. Build"):
+        load_dynrefer_checkpoint(tiny_model(seed=5), path)
+    # Tensors alone: named by the shapes.
+    path = save_safetensors(wider.state_dict(), tmp_path / "bare.safetensors")
     with pytest.raises(CheckpointError) as info:
         load_dynrefer_checkpoint(tiny_model(seed=5), path)
     message = str(info.value)
-    assert re.search(r"wider.safetensors refused: \d+ tensors of the wrong shape", message)
+    assert re.search(r"bare.safetensors refused: \d+ tensors of the wrong shape", message)
     assert re.search(r"'resampler\.qformer\.[\w.]+: file \[96\] vs model \[64\]", message)
 
 
