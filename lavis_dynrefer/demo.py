@@ -16,9 +16,11 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image, ImageDraw
 
 from lavis_dynrefer.cli import CliError, check_out_folder, parse_box, run_command
@@ -61,25 +63,49 @@ def load_model(model_type: str, checkpoint: str | None):
     return model, vis["eval"]
 
 
+@dataclass(frozen=True)
+class ChosenViews:
+    """The views the processor chose for each region (its images are not kept).
+
+    Attributes:
+        ts: [R, V] coefficient of each view.
+        view_boxes: [R, V, 4] view boxes XYXY in image pixels.
+    """
+
+    ts: torch.Tensor
+    view_boxes: torch.Tensor
+
+
 def describe(model, processor, image: Image.Image, boxes: list[list[float]]
-             ) -> tuple[list[dict[str, Any]], Any]:
-    """Result records (result format) for the boxes, and the processor's chosen views."""
-    views = processor(image, boxes)
-    samples = {"image": views.images, "region_boxes": views.boxes,
-               "id": [None] * len(boxes), "image_id": [0] * len(boxes), "bbox": boxes}
-    predictions = model.predict_answers(samples)
-    records = []
-    for prediction in predictions:
-        record = {key: prediction[key] for key in ("id", "image_id", "bbox", "caption", "score",
-                                                    "tags")}
-        for key in ("attr", "cls"):
-            if key in prediction:
-                record[key] = prediction[key]
-        records.append(record)
-    return records, views
+             ) -> tuple[list[dict[str, Any]], ChosenViews]:
+    """Result records (result format) for the boxes, and the processor's chosen views.
+
+    Regions go through the processor and the model ``model.config.region_chunk`` at a time, so
+    memory stays bounded for any number of boxes (the rendered views of one chunk, about
+    1.8 MB per region at 224 px and 3 views, are freed before the next).
+    """
+    chunk = model.config.region_chunk
+    records, ts, view_boxes = [], [], []
+    for start in range(0, len(boxes), chunk):
+        part = boxes[start:start + chunk]
+        views = processor(image, part)
+        samples = {"image": views.images, "region_boxes": views.boxes,
+                   "id": [None] * len(part), "image_id": [0] * len(part), "bbox": part}
+        for prediction in model.predict_answers(samples):
+            record = {key: prediction[key] for key in ("id", "image_id", "bbox", "caption",
+                                                        "score", "tags")}
+            for key in ("attr", "cls"):
+                if key in prediction:
+                    record[key] = prediction[key]
+            records.append(record)
+        ts.append(views.ts)
+        view_boxes.append(views.view_boxes)
+    if not records:
+        return [], ChosenViews(torch.zeros(0, 0), torch.zeros(0, 0, 4, dtype=torch.long))
+    return records, ChosenViews(torch.cat(ts), torch.cat(view_boxes))
 
 
-def format_region(index: int, record: dict[str, Any], model, views) -> str:
+def format_region(index: int, record: dict[str, Any], model, views: ChosenViews) -> str:
     """Human-readable block for one region."""
     lines = [f"region {index} {record['bbox']}",
              f"  caption: {record['caption']}  (score {record['score']:.3f})",

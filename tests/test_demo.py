@@ -88,3 +88,29 @@ def test_the_shipped_model_loads_its_weights_offline():
         assert torch.equal(params[name], saved[name].float()), name
     assert vis["eval"].config.image_size == 112 and model.config.tag_threshold == 0.9
     assert len(model.class_names) == 8 and model.attribute_prompts.num_attributes == 28
+
+
+def test_describe_goes_through_the_processor_a_chunk_at_a_time():
+    import dataclasses
+
+    from lavis.models import load_model_and_preprocess
+
+    model, vis, _ = load_model_and_preprocess("dynrefer", "tiny", is_eval=True, device="cpu")
+    image = Image.open(asset_path("astronaut.jpg"))
+    boxes = [[10.0 * i, 10.0 * i, 10.0 * i + 60, 10.0 * i + 80] for i in range(37)]
+    seen = []
+
+    def processor(img, part):
+        seen.append(len(part))
+        return vis["eval"](img, part)
+
+    model.config = dataclasses.replace(model.config, region_chunk=64)
+    whole, whole_views = demo.describe(model, vis["eval"], image, boxes)  # one chunk of 37
+    model.config = dataclasses.replace(model.config, region_chunk=16)
+    chunked, chunked_views = demo.describe(model, processor, image, boxes)
+    assert seen == [16, 16, 5]  # never more than a chunk of views rendered at once
+    assert [r["bbox"] for r in chunked] == boxes
+    assert [r["caption"] for r in chunked] == [r["caption"] for r in whole]
+    assert chunked_views.ts.tolist() == whole_views.ts.tolist()
+    assert chunked_views.view_boxes.tolist() == whole_views.view_boxes.tolist()
+    assert demo.describe(model, processor, image, [])[0] == []
