@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
+from lavis_dynrefer.evaluation.ptb_tokenizer import ptb_tokenize
 from lavis_dynrefer.evaluation.quiet import stdout_to_log
 
 logger = logging.getLogger(__name__)
@@ -73,25 +74,6 @@ def meteor_pair_scores(pairs: Sequence[tuple[str, Sequence[str]]]) -> list[float
             _, chunk_scores = meteor.compute_score(refs, cands)
             scores.extend(float(s) for s in chunk_scores)
     return scores
-
-
-def ptb_tokenize(captions: Mapping[K, Sequence[str]]) -> dict[K, list[str]]:
-    """Stanford PTB tokenization (lower-cased, punctuation removed), one JVM call for all.
-
-    Args:
-        captions: key -> its captions.
-
-    Returns:
-        key -> its tokenized captions, same keys and counts.
-    """
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
-    wrapped = {key: [{"caption": text} for text in texts] for key, texts in captions.items()}
-    tokenized = PTBTokenizer().tokenize(wrapped)
-    for key, texts in captions.items():  # the wrapper zips lines silently; make a loss loud
-        if len(tokenized.get(key, [])) != len(texts):
-            raise RuntimeError(f"PTB tokenizer lost captions of {key!r}: {texts!r}")
-    return tokenized
 
 
 def coco_caption_scores(references: Mapping[K, Sequence[str]], candidates: Mapping[K, str]
