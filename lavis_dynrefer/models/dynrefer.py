@@ -9,7 +9,7 @@ width, K tags, A attributes, N texts, E text embedding width.
       view align (deformable)          -> [R, V, C, S, S]
       [CLS ; S*S tokens] per view, fuse -> [R, 1 + S*S, C]
       resampler (Q-Former)             -> [R, Q, D]
-        tagging     -> tag logits [R, K]          (ASL, weight 0.01)
+        tagging     -> tag logits [R, K]          (ASL mean over regions, weight 0.64)
         contrastive -> region-text scores [R, N]  (SigLIP, weight 0.5)
         language    -> captions                   (cross-entropy, weight 1)
 """
