@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from lavis_dynrefer.data.annotations import AnnotationFormatError, parse_region_annotations
+from lavis_dynrefer.datasets.region_dataset import RegionDataset
 from lavis_dynrefer.models.build import build_dynrefer
 from lavis_dynrefer.models.config import DynReferConfig
 from lavis_dynrefer.models.dynrefer import DynReferModel
@@ -110,6 +112,18 @@ def test_thousands_of_regions_in_one_image():
     # The processor renders every view of every region: R x V x 3 x S x S float32.
     assert out.images.shape == (2000, 3, 3, 16, 16)
     assert torch.isfinite(out.images).all()
+
+    # So an eval dataset hands it at most max_regions_per_sample regions of the image at a time.
+    gt = parse_region_annotations({
+        "images": [{"id": 1, "file_name": "astronaut.jpg", "width": 512, "height": 512}],
+        "annotations": [{"id": k, "image_id": 1, "bbox": box.tolist()}
+                        for k, box in enumerate(boxes)]}, "gt.json")
+    folder, _ = os.path.split(asset_path("astronaut.jpg"))
+    dataset = RegionDataset(gt, folder, processor, level="image", max_regions_per_sample=64)
+    samples = [dataset[i] for i in range(len(dataset))]
+    assert [len(s["id"]) for s in samples] == [64] * 31 + [16]
+    assert max(s["image"].shape[0] for s in samples) == 64
+    assert [i for s in samples for i in s["id"]] == list(range(2000))
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,16 @@ annotation files per split and the image folder. LAVIS merges a user's ``dataset
 it, so a default split can only be dropped by setting it to null. Relative paths are taken from
 the current working directory (LAVIS would join them to its cache folder). A missing file is an
 error that names it and the converter command that produces it.
+
+Besides LAVIS's own keys, a dataset section takes the options of ``RegionDatasetOptions``
+(``max_regions_per_sample``); any other key is a ``ConfigError`` naming it, with the closest
+option for a misspelling.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import logging
 import os
 
@@ -17,21 +23,64 @@ from lavis.datasets.builders.base_dataset_builder import BaseDatasetBuilder
 
 from lavis_dynrefer import names
 from lavis_dynrefer.data.annotations import load_region_annotations
-from lavis_dynrefer.datasets.region_dataset import RegionDataset
+from lavis_dynrefer.datasets.region_dataset import DEFAULT_MAX_REGIONS_PER_SAMPLE, RegionDataset
 from lavis_dynrefer.paths import config_path
+from lavis_dynrefer.typed_config import ConfigError, FieldError, from_mapping
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+# Keys LAVIS itself reads from a ``datasets.<name>`` section (``type`` picks its default yaml).
+LAVIS_DATASET_KEYS = ("data_type", "build_info", "vis_processor", "text_processor", "type",
+                      "dataset_card")
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionDatasetOptions:
+    """The plugin's keys of a ``datasets.<name>`` section.
+
+    Attributes:
+        max_regions_per_sample: at most this many regions of one image per eval (``val`` /
+            ``test``) sample; an image with more becomes several samples. Bounds the memory of
+            an eval sample's views (about 1.8 MB per region at S = 224, V = 3) and of an eval
+            batch (``run.batch_size_eval`` samples). Training samples are one region each.
+    """
+
+    max_regions_per_sample: int = DEFAULT_MAX_REGIONS_PER_SAMPLE
+
+    def __post_init__(self) -> None:
+        if self.max_regions_per_sample < 1:
+            raise FieldError(type(self).__name__, "max_regions_per_sample",
+                             f"must be >= 1, got {self.max_regions_per_sample}")
 
 
 class RegionDatasetBuilder(BaseDatasetBuilder):
     """Builds ``RegionDataset`` splits: region-level ``train``, image-level ``val``/``test``.
 
-    Subclasses only name their default config and the converter that makes their files.
+    Subclasses only set their registered ``NAME``, their default config and the converter that
+    makes their files.
     """
 
+    NAME = "region dataset"  # the registered name, for messages
     CONVERTER = "python -m lavis_dynrefer.data.converters"
+
+    def options(self) -> RegionDatasetOptions:
+        """The plugin's keys of this dataset's config section, typed and checked.
+
+        Raises:
+            ConfigError: an unknown key (``datasets.<name>: unknown key ...``) or a bad value
+                (``datasets.<name>.max_regions_per_sample: must be >= 1, got 0``).
+        """
+        where = f"datasets.{self.NAME}"
+        # LAVIS's keys take part in the suggestion, so 'vis_procesor' is told 'vis_processor'.
+        known = [*LAVIS_DATASET_KEYS, *(f.name for f in dataclasses.fields(RegionDatasetOptions))]
+        for key in self.config.keys():
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(f"{where}: unknown key {key!r}{hint}; known keys: "
+                                  f"{', '.join(sorted(known))}")
+        return from_mapping(RegionDatasetOptions, self.config, where, ignore=LAVIS_DATASET_KEYS)
 
     def _download_data(self) -> None:
         """LAVIS downloads missing annotation URLs here; this plugin never downloads."""
@@ -50,6 +99,7 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
         return path
 
     def build(self) -> dict[str, RegionDataset]:
+        options = self.options()
         self.build_processors()
         build_info = self.config.build_info
         image_storage = build_info.get("images", {}).get("storage")
@@ -80,6 +130,7 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
                 text_processor=self.text_processors["train"] if is_train else None,
                 level="region" if is_train else "image",
                 annotation_path=ann_path,
+                max_regions_per_sample=options.max_regions_per_sample,
             )
             logger.info("%s %s: %d samples from %s", type(self).__name__, split,
                         len(datasets[split]), ann_path)
@@ -94,7 +145,8 @@ def _defaults(name: str) -> dict[str, str]:
 class VGDenseCapBuilder(RegionDatasetBuilder):
     """Visual Genome dense captioning (v1.0, v1.2 or VG-COCO files from the ``vg`` converter)."""
 
-    DATASET_CONFIG_DICT = _defaults(names.DATASET_VG_DENSECAP)
+    NAME = names.DATASET_VG_DENSECAP
+    DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.data.converters.vg"
 
 
@@ -102,7 +154,8 @@ class VGDenseCapBuilder(RegionDatasetBuilder):
 class VGRegBuilder(RegionDatasetBuilder):
     """Visual Genome region captioning."""
 
-    DATASET_CONFIG_DICT = _defaults(names.DATASET_VG_REG)
+    NAME = names.DATASET_VG_REG
+    DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.data.converters.vg"
 
 
@@ -110,7 +163,8 @@ class VGRegBuilder(RegionDatasetBuilder):
 class RefCOCOgRegBuilder(RegionDatasetBuilder):
     """RefCOCOg (umd) region captioning, one region per referring expression."""
 
-    DATASET_CONFIG_DICT = _defaults(names.DATASET_REFCOCOG_REG)
+    NAME = names.DATASET_REFCOCOG_REG
+    DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.data.converters.refcocog"
 
 
@@ -118,7 +172,8 @@ class RefCOCOgRegBuilder(RegionDatasetBuilder):
 class OVADBuilder(RegionDatasetBuilder):
     """OVAD box-given attribute detection."""
 
-    DATASET_CONFIG_DICT = _defaults(names.DATASET_OVAD)
+    NAME = names.DATASET_OVAD
+    DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.data.converters.ovad"
 
 
@@ -126,7 +181,8 @@ class OVADBuilder(RegionDatasetBuilder):
 class COCORecognitionBuilder(RegionDatasetBuilder):
     """COCO val2017 region recognition on ground-truth boxes."""
 
-    DATASET_CONFIG_DICT = _defaults(names.DATASET_COCO_RECOGNITION)
+    NAME = names.DATASET_COCO_RECOGNITION
+    DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.data.converters.coco"
 
 
@@ -134,5 +190,6 @@ class COCORecognitionBuilder(RegionDatasetBuilder):
 class ShapesBuilder(RegionDatasetBuilder):
     """The generated shapes world (all four tasks from one file per split)."""
 
-    DATASET_CONFIG_DICT = _defaults(names.DATASET_SHAPES)
+    NAME = names.DATASET_SHAPES
+    DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.shapes --out data/shapes"

@@ -3,9 +3,13 @@
 Shape letters: R regions, V views, S view side.
 
 Training reads one region per sample (the paper trains on batches of regions); evaluation reads
-one image per sample with all its regions, so each image is decoded and its views hashed once.
-Either way a sample is a dict of region-batched fields, and ``collate_regions`` concatenates
-samples along the region axis into the ``samples`` the model takes:
+the regions of one image per sample, at most ``max_regions_per_sample`` of them: an image with more
+regions becomes several consecutive samples (same image, its regions in file order, split into
+runs of that many). A sample's views are rendered at once ([R, V, 3, S, S] float32, about 1.8 MB
+per region at S = 224, V = 3), so this bounds an eval sample's memory however many regions (GT
+boxes, dense-captioning proposals) an image has; such an image is decoded once per sample. Either
+way a sample is a dict of region-batched fields, and ``collate_regions`` concatenates samples along
+the region axis into the ``samples`` the model takes:
 
     image [R, V, 3, S, S], region_boxes [R, V, 4], view_ts [R, V],
     caption / phrases / tags / id / image_id / bbox: lists of R entries.
@@ -29,9 +33,19 @@ from lavis_dynrefer.processors.image_io import ImageLoadError, load_image
 
 Level = Literal["region", "image"]
 
+# 64 regions x 3 views at S = 224: about 116 MB of view images per eval sample; one chunk of the
+# full model's ``region_chunk`` (64). The builders' ``max_regions_per_sample`` defaults to it.
+DEFAULT_MAX_REGIONS_PER_SAMPLE = 64
+
 
 class RegionDataError(RuntimeError):
     """A sample that cannot be built; the message names the file and the record."""
+
+
+def split_regions(regions: Sequence[RegionAnnotation], max_regions: int
+                  ) -> list[Sequence[RegionAnnotation]]:
+    """Consecutive runs of at most ``max_regions`` (>= 1) regions, in order; none for none."""
+    return [regions[start:start + max_regions] for start in range(0, len(regions), max_regions)]
 
 
 def region_phrases(annotation: RegionAnnotation) -> list[str]:
@@ -51,29 +65,41 @@ class RegionDataset(Dataset):
         vis_processor: ``MultiViewProcessor`` (called as ``proc(image, boxes)``).
         text_processor: caption processor for training captions (e.g. ``blip_caption``);
             ``None`` keeps captions as they are.
-        level: ``region`` (one region per sample, training) or ``image`` (all regions of an
+        level: ``region`` (one region per sample, training) or ``image`` (the regions of one
             image per sample, evaluation).
         annotation_path: the GT file, for tasks that score results against it.
+        max_regions_per_sample: at ``image`` level, an image with more regions is split into
+            consecutive samples of at most this many (>= 1), which bounds a sample's memory.
+
+    Raises:
+        ValueError: an unknown level, or ``max_regions_per_sample`` < 1.
     """
 
     def __init__(self, annotations: RegionAnnotationFile, image_root: str,
                  vis_processor: Callable, text_processor: Callable | None = None,
-                 level: Level = "region", annotation_path: str | None = None):
+                 level: Level = "region", annotation_path: str | None = None,
+                 max_regions_per_sample: int = DEFAULT_MAX_REGIONS_PER_SAMPLE):
         if level not in ("region", "image"):
             raise ValueError(f"level must be 'region' or 'image', got {level!r}")
+        if (isinstance(max_regions_per_sample, bool) or not isinstance(max_regions_per_sample, int)
+                or max_regions_per_sample < 1):
+            raise ValueError(f"max_regions_per_sample must be an integer >= 1, got "
+                             f"{max_regions_per_sample!r}")
         self.annotations = annotations
         self.annotation_path = annotation_path or annotations.source
         self.image_root = image_root
         self.vis_processor = vis_processor
         self.text_processor = text_processor
         self.level = level
+        self.max_regions_per_sample = max_regions_per_sample
         self._images = annotations.image_by_id
         by_image = annotations.annotations_by_image
         if level == "region":
-            self._items: list[list[RegionAnnotation]] = [[a] for a in annotations.annotations]
+            self._items: list[Sequence[RegionAnnotation]] = [[a] for a in annotations.annotations]
         else:
-            self._items = [by_image[image.id] for image in annotations.images
-                           if by_image.get(image.id)]
+            self._items = [chunk for image in annotations.images
+                           for chunk in split_regions(by_image.get(image.id, []),
+                                                      max_regions_per_sample)]
 
     def __len__(self) -> int:
         return len(self._items)
