@@ -37,10 +37,17 @@ IGNORE_METEOR = -1.0
 
 def _group_by_image(gt: RegionAnnotationFile, results: Sequence[PredictedRegion]
                     ) -> dict[int, list[PredictedRegion]]:
-    """Image id -> its predictions, GT images first (in file order), every GT image a key."""
+    """Image id -> its predictions, GT images first (in file order), every GT image a key.
+
+    Each image's predictions are ordered by (score descending, box, caption), so predictions
+    with equal scores meet the greedy matching in the same order whatever order the result file
+    lists them in (several processes, or an image split over several eval samples, reorder it).
+    """
     by_image: dict[int, list[PredictedRegion]] = {image.id: [] for image in gt.images}
     for region in results:
         by_image.setdefault(region.image_id, []).append(region)
+    for preds in by_image.values():
+        preds.sort(key=lambda p: (-p.score, tuple(p.bbox), p.caption))
     return by_image
 
 

@@ -112,3 +112,20 @@ def test_densecap_with_real_meteor(make_gt, make_results, java):
     ])
     assert evaluate_densecap(gt, preds) == pytest.approx({"map": 51.0, "detmap": 100.0},
                                                          abs=1e-9)
+
+
+def test_tied_scores_do_not_depend_on_the_result_order(make_gt, make_results):
+    # Two predictions with the same score on one GT box: whichever the greedy matching meets
+    # first takes the box. Several ranks or an image split over eval samples reorder the result
+    # file; ties are taken in (box, caption) order, so the metrics stay the same.
+    gt = make_gt([{"id": 1, "image_id": 1, "bbox": [0, 0, 50, 50], "caption": "red"}])
+    first = {"image_id": 1, "bbox": [0, 0, 50, 50], "caption": "blue", "score": 0.5}
+    second = {"image_id": 1, "bbox": [0, 0, 48, 50], "caption": "red", "score": 0.5}
+    metrics, calls = [], []
+    for records in ([first, second], [second, first]):
+        scorer = TableScorer({"red": 0.3, "blue": 0.0})
+        metrics.append(evaluate_densecap(gt, make_results(records), caption_scorer=scorer))
+        calls.append(scorer.calls)
+    assert metrics[0] == metrics[1]
+    # The smaller box comes first among the tied and takes the GT box.
+    assert calls[0] == calls[1] == [[("red", ["red"])]]
