@@ -29,7 +29,9 @@ from lavis_dynrefer.tasks.result_files import METRICS_LOG, region_key
 
 CONFIG = REPO / "projects" / "dynrefer" / "eval_shapes.yaml"
 NUM_IMAGES = 5  # odd: two ranks see 6 = 5 + the first image again
-TASKS = ["region_caption", "densecap", "ovad", "region_recognition"]
+# densecap (records grouped per image) and ovad (a duplicate id makes its scorer refuse the
+# file): region_caption and region_recognition merge through the same code and add ~60 s.
+TASKS = ["densecap", "ovad"]
 TIMEOUT_S = 300
 # One image per eval batch, so each image meets the same computation (same shapes, one thread) in
 # both runs and the records can be compared exactly. With the yaml's 8 the single run encodes all
