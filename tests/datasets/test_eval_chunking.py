@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fake_caption_scores import overlap, pair_scores
 from omegaconf import OmegaConf
 from PIL import Image
 
@@ -176,27 +177,8 @@ def test_padding_of_a_distributed_sampler_repeats_a_chunk_that_the_merge_drops(t
 
 
 # ----------------------------------------------------------------- evaluation
-def _words(text: str) -> set[str]:
-    return set(text.split())
-
-
-def _overlap(candidate: str, references) -> float:
-    """Best unigram F1 against a reference: a pure-Python stand-in for METEOR."""
-    best = 0.0
-    for reference in references:
-        common = len(_words(candidate) & _words(reference))
-        if common:
-            p, r = common / len(_words(candidate)), common / len(_words(reference))
-            best = max(best, 2 * p * r / (p + r))
-    return best
-
-
-def _pair_scores(pairs):
-    return [_overlap(candidate, references) for candidate, references in pairs]
-
-
 def _corpus_scores(references, candidates):
-    mean = float(np.mean([_overlap(candidates[k], references[k]) for k in references]))
+    mean = float(np.mean([overlap(candidates[k], references[k]) for k in references]))
     # The random tiny model's captions rarely share a word with the references: CIDEr here is
     # the mean caption length, so that the metrics depend on the captions.
     length = float(np.mean([len(candidates[k].split()) for k in references]))
@@ -208,7 +190,7 @@ TASKS = {
     "region_caption": (lambda: RegionCaptionTask(
         metric_fn=functools.partial(evaluate_region_caption, scorer=_corpus_scores)), "CIDEr"),
     "densecap": (lambda: DenseCapTask(
-        metric_fn=functools.partial(evaluate_densecap, caption_scorer=_pair_scores)), "detmap"),
+        metric_fn=functools.partial(evaluate_densecap, caption_scorer=pair_scores)), "detmap"),
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from fake_caption_scores import overlap, pair_scores
 
 from lavis_dynrefer.data.annotations import load_region_annotations
 
@@ -170,23 +171,7 @@ RECOGNITION_GT = {
 }
 
 
-def words(text: str) -> set[str]:
-    return set(text.lower().replace(".", " ").split())
-
-
-def overlap(candidate: str, references: Sequence[str]) -> float:
-    """Best unigram F1 of the candidate against a reference: a pure-Python METEOR stand-in."""
-    best = 0.0
-    for reference in references:
-        common = len(words(candidate) & words(reference))
-        if common:
-            p, r = common / len(words(candidate)), common / len(words(reference))
-            best = max(best, 2 * p * r / (p + r))
-    return best
-
-
-def fake_pair_scores(pairs: Sequence[tuple[str, Sequence[str]]]) -> list[float]:
-    return [overlap(candidate, references) for candidate, references in pairs]
+fake_pair_scores = pair_scores
 
 
 def fake_corpus_scores(references: Mapping[Any, Sequence[str]], candidates: Mapping[Any, str]
