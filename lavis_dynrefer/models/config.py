@@ -51,8 +51,17 @@ def check_ranges(config: Any, ranges: Mapping[str, Range]) -> None:
             raise OutOfRange(type(config).__name__, key, rule, value)
 
 
+class RangeChecked:
+    """Base of the config dataclasses with numbers: ``__post_init__`` checks ``RANGES``."""
+
+    RANGES: ClassVar[Mapping[str, Range]] = {}
+
+    def __post_init__(self) -> None:
+        check_ranges(self, self.RANGES)
+
+
 @dataclass(frozen=True)
-class VisionConfig:
+class VisionConfig(RangeChecked):
     """EVA ViT as BLIP-2 uses it: 39 of EVA ViT-g/14's 40 blocks, no final norm."""
 
     image_size: int = 224
@@ -76,12 +85,9 @@ class VisionConfig:
         "drop_path_rate": UNIT_LEFT_CLOSED,
     }
 
-    def __post_init__(self) -> None:
-        check_ranges(self, self.RANGES)
-
 
 @dataclass(frozen=True)
-class RegionConfig:
+class RegionConfig(RangeChecked):
     """Multi-view region embedding: RoI pooling, view alignment, fusion."""
 
     num_views: int = 3
@@ -97,12 +103,9 @@ class RegionConfig:
         "align_groups": AT_LEAST_1,
     }
 
-    def __post_init__(self) -> None:
-        check_ranges(self, self.RANGES)
-
 
 @dataclass(frozen=True)
-class ResamplerConfig:
+class ResamplerConfig(RangeChecked):
     """BLIP-2 Q-Former (BERT-base width) reading the fused region tokens."""
 
     num_queries: int = 32
@@ -121,12 +124,9 @@ class ResamplerConfig:
         "cross_attention_freq": AT_LEAST_1,
     }
 
-    def __post_init__(self) -> None:
-        check_ranges(self, self.RANGES)
-
 
 @dataclass(frozen=True)
-class HeadConfig:
+class HeadConfig(RangeChecked):
     """The cross-attention stacks of the tagging and contrastive decoders."""
 
     width: int = 256
@@ -141,12 +141,9 @@ class HeadConfig:
         "intermediate": AT_LEAST_1,
     }
 
-    def __post_init__(self) -> None:
-        check_ranges(self, self.RANGES)
-
 
 @dataclass(frozen=True)
-class LanguageConfig:
+class LanguageConfig(RangeChecked):
     """Flan-T5 language decoder (frozen) with projected region tokens and control words.
 
     ``tokenizer`` is ``word`` (the built-in word-level tokenizer for small models, vocabulary in
@@ -183,12 +180,9 @@ class LanguageConfig:
         "control_keep_p": UNIT,
     }
 
-    def __post_init__(self) -> None:
-        check_ranges(self, self.RANGES)
-
 
 @dataclass(frozen=True)
-class GenerationConfig:
+class GenerationConfig(RangeChecked):
     """Caption generation settings (benchmarks: beams 2, 20 new tokens; demo: 5 beams, 30)."""
 
     num_beams: int = 2
@@ -204,9 +198,6 @@ class GenerationConfig:
         "min_length": AT_LEAST_0,
         "repetition_penalty": POSITIVE,
     }
-
-    def __post_init__(self) -> None:
-        check_ranges(self, self.RANGES)
 
 
 @dataclass(frozen=True)
@@ -230,7 +221,7 @@ class WeightsConfig:
 
 
 @dataclass(frozen=True)
-class DynReferConfig:
+class DynReferConfig(RangeChecked):
     """The whole model. Loss weights, thresholds and the text lists live here too.
 
     Attributes:
@@ -273,9 +264,6 @@ class DynReferConfig:
         "loss_weight_rtc": AT_LEAST_0,
         "region_chunk": AT_LEAST_1,
     }
-
-    def __post_init__(self) -> None:
-        check_ranges(self, self.RANGES)
 
     @classmethod
     def from_mapping(cls, mapping: Any, where: str = "model") -> DynReferConfig:
