@@ -40,6 +40,20 @@ def check_out_folder(out: str | Path) -> Path:
     return out
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def add_log_level_argument(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """The commands' ``--log-level`` flag (default INFO)."""
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help=help)
+
+
+def configure_logging(level: str, fmt: str = LOG_FORMAT) -> None:
+    """Logging to stderr at ``level`` (a ``--log-level`` value), so stdout stays for results."""
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+
+
 def run_command(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], str],
                 argv: Sequence[str] | None = None) -> int:
     """Parse, run, print; logging goes to stderr so stdout stays machine-readable."""

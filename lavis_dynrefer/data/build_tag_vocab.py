@@ -24,6 +24,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from lavis_dynrefer.cli import add_log_level_argument, configure_logging
 from lavis_dynrefer.data.phrases import parse_phrases
 from lavis_dynrefer.data.tag_list import write_tag_list
 
@@ -93,8 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reparse", action="store_true",
                         help="parse captions even where extra_info.phrases is stored")
     parser.add_argument("--out", required=True, help="output tag list file")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_log_level_argument(parser)
     return parser
 
 
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(args.log_level)
     if args.min_count < 1:
         parser.error("--min-count must be >= 1")
     try:

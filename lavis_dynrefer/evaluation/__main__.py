@@ -14,6 +14,7 @@ import math
 import sys
 from collections.abc import Sequence
 
+from lavis_dynrefer.cli import add_log_level_argument, configure_logging
 from lavis_dynrefer.data.annotations import load_region_annotations
 from lavis_dynrefer.evaluation import EVALUATORS, load_results
 
@@ -28,15 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("task", choices=sorted(EVALUATORS))
     parser.add_argument("--gt", required=True, help="region annotation file (XYXY boxes)")
     parser.add_argument("--results", required=True, help="result file (JSON list)")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr logging")
+    add_log_level_argument(parser, help="stderr logging")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         gt = load_region_annotations(args.gt)
         results = load_results(args.results)

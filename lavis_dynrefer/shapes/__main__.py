@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from lavis_dynrefer.cli import add_log_level_argument, configure_logging
 from lavis_dynrefer.shapes.writer import SPLIT_STREAMS, write_dataset
 
 logger = logging.getLogger("lavis_dynrefer.shapes")
@@ -31,15 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rendering processes (the output does not depend on it)")
     parser.add_argument("--absolute-image-root", action="store_true",
                         help="store the absolute image folder as dataset.image_root")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_log_level_argument(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(args.log_level)
     counts = {split: getattr(args, split) for split in SPLIT_STREAMS}
     if args.seed < 0 or args.size < 32 or any(n < 0 for n in counts.values()):
         parser.error("--seed and the split counts must be >= 0, --size >= 32")

@@ -20,6 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from lavis_dynrefer.cli import add_log_level_argument, configure_logging
 from lavis_dynrefer.data.phrases import parse_phrases
 
 logger = logging.getLogger(__name__)
@@ -205,15 +206,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, captions: bool) -> 
     if captions:
         parser.add_argument("--no-phrases", action="store_true",
                             help="skip parsing noun/adjective phrases into extra_info.phrases")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_log_level_argument(parser)
 
 
 def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
             convert: Callable[[argparse.Namespace], Any]) -> None:
     """Parse arguments, set up logging, run ``convert``; input errors exit 2 with the message."""
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(args.log_level)
     try:
         convert(args)
     except (FileNotFoundError, ConversionError) as err:
