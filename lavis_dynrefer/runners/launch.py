@@ -97,8 +97,6 @@ def _check_config(args: argparse.Namespace) -> DictConfig:
     if config.model.get("model_type") not in model_types:
         raise LaunchError(f"{path}: model.model_type {config.model.get('model_type')!r} is not "
                           f"one of {sorted(model_types)}")
-    if config.run.get("seed") is None:
-        raise LaunchError(f"{path}: run.seed is required")
     try:
         run = OmegaConf.to_container(config.run, resolve=True)
     except OmegaConfBaseException as e:

@@ -119,7 +119,8 @@ RULES: dict[str, Rule] = {
 }
 
 # Read without a default by LAVIS's runner, always / only when training (run.evaluate false).
-REQUIRED = ("output_dir", "device", "batch_size_eval", "num_workers")
+# seed: launch.setup_seeds needs it (LAVIS would fail on int(None)).
+REQUIRED = ("seed", "output_dir", "device", "batch_size_eval", "num_workers")
 REQUIRED_FOR_TRAINING = ("lr_sched", "init_lr", "min_lr", "weight_decay", "max_epoch",
                          "batch_size_train")
 
