@@ -353,8 +353,8 @@ class DynReferRunner(RunnerBase):
             "scaler": self.scaler.state_dict() if self.scaler else None,
             "epoch": cur_epoch,
             # So that a resumed run keeps comparing against the best epoch before the crash.
-            "best_epoch": getattr(self, "best_epoch", 0),
-            "best_agg_metric": float(getattr(self, "best_agg_metric", 0)),
+            "best_epoch": self.best_epoch,
+            "best_agg_metric": float(self.best_agg_metric),
         }
         save_to = self.output_dir / f"checkpoint_{'best' if is_best else cur_epoch}.pth"
         logger.info("Saving checkpoint at epoch %d to %s.", cur_epoch, save_to)
