@@ -1,10 +1,11 @@
 """The shapes world's closed language: noun phrases, position phrases, vocabulary and tags.
 
 A noun phrase is ``[superlative] [size] [fill] [color] noun``, where the noun is the shape class
-or the generic ``shape`` (then a colour is always named). Its *phrases* (the tag targets and
-control words of data/phrases.py) follow that module's scheme: every suffix ending at the noun,
+or the generic ``shape`` (then a colour is always named). Its *phrases* (the control words of
+data/phrases.py) follow that module's scheme: every suffix ending at the noun,
 and every modifier alone; the noun is always singular there, even where the caption says
-"two red stars".
+"two red stars". A region's *tags* (``own_tags``) are not its caption's phrases: they describe
+the object itself (a relation caption's phrases also name the object it is related to).
 """
 
 from __future__ import annotations
@@ -122,12 +123,25 @@ def vocabulary() -> list[str]:
     return list(dict.fromkeys(words))
 
 
+def own_tags(shape: str, color: str, size: str, fill: str, row: int, column: int) -> list[str]:
+    """The tags of one object: what it is and where it lies, never what a caption relates it to.
+
+    Its shape, colour, size and fill, and the one-word position phrases of its cell (``top``,
+    ``left``, ``corner``; ``center``; none for the middle of an edge besides the edge word).
+    """
+    position = [phrase for phrase in position_phrases(row, column) if " " not in phrase]
+    return [color, shape, size, fill, *position]
+
+
 def tag_list() -> list[str]:
-    """The single-word tags: every one-word phrase a caption can yield, in a fixed order."""
+    """The tag vocabulary: every tag ``own_tags`` can give, in a fixed order.
+
+    Superlatives and the generic noun ``shape`` are not tags: they say how an object compares
+    with others or how a caption names it, not what the object is.
+    """
     cells = [(r, c) for r in range(len(ROWS)) for c in range(len(COLUMNS))]
     tags = [
-        *COLOR_NAMES, *(shape.name for shape in SHAPES), GENERIC_NOUN, *SIZE_NAMES, *FILL_NAMES,
-        *SUPERLATIVES,
+        *COLOR_NAMES, *(shape.name for shape in SHAPES), *SIZE_NAMES, *FILL_NAMES,
         *(phrase for cell in cells for phrase in position_phrases(*cell) if " " not in phrase),
     ]
     return list(dict.fromkeys(tags))

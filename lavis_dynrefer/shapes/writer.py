@@ -29,7 +29,7 @@ from lavis_dynrefer.data.tag_list import write_tag_list
 from lavis_dynrefer.shapes.attributes import attribute_labels, attribute_records, frequency_sets
 from lavis_dynrefer.shapes.captions import Caption, choose_captions
 from lavis_dynrefer.shapes.facts import ObjectFacts, build_facts
-from lavis_dynrefer.shapes.language import tag_list, vocabulary
+from lavis_dynrefer.shapes.language import own_tags, tag_list, vocabulary
 from lavis_dynrefer.shapes.render import render_scene
 from lavis_dynrefer.shapes.scene import SHAPE_NAMES, sample_scene
 
@@ -80,23 +80,33 @@ def _extra_info(obj: ObjectFacts, caption: Caption, unique: bool) -> dict[str, A
     if caption.relation is not None:
         relation = {"word": caption.relation, "target_index": caption.anchor}
     return {
-        "phrases": list(caption.phrases), "kind": caption.kind,
+        "phrases": list(caption.phrases),
+        "tags": own_tags(obj.shape, obj.color, obj.size, obj.fill, obj.row, obj.column),
+        "kind": caption.kind,
         "needs_context": caption.needs_context, "referring": caption.referring,
         "unique": unique, "shape": obj.shape, "color": obj.color, "size": obj.size,
         "fill": obj.fill, "position": obj.position, "relation": relation,
         "center": [obj.cx, obj.cy], "radius": obj.radius, "rgb": list(obj.rgb),
         "visible": obj.visible, "depth": obj.index,
+        # Drawing indices here; region_file turns them into annotation ids.
+        "in_front_of": sorted(obj.above), "behind": sorted(obj.below),
     }
 
 
-def generate_image(job: ImageJob) -> GeneratedImage:
-    """Sample, render, caption and label one image; write its PNG."""
-    rng = image_rng(job.seed, job.split, job.index)
-    scene = sample_scene(rng, job.size)
+def make_image(seed: int, split: str, index: int, size: int
+               ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Sample, render, caption and label one image, in memory.
+
+    Returns:
+        The [size, size, 3] uint8 pixels and one region dict per object (drawing order; ids
+        not assigned yet, relation targets and overlaps as drawing indices).
+    """
+    rng = image_rng(seed, split, index)
+    scene = sample_scene(rng, size)
     rendered = render_scene(scene)
     objects = build_facts(scene, rendered)
-    captions = choose_captions(objects, job.size, rng)
-    labels = attribute_labels(objects, job.size, rng)
+    captions = choose_captions(objects, size, rng)
+    labels = attribute_labels(objects, size, rng)
     texts = [caption.text for caption in captions]
     regions = [
         {"bbox": list(obj.box), "caption": caption.text,
@@ -104,10 +114,16 @@ def generate_image(job: ImageJob) -> GeneratedImage:
          "extra_info": _extra_info(obj, caption, unique=texts.count(caption.text) == 1)}
         for obj, caption, att_vec in zip(objects, captions, labels, strict=True)
     ]
+    return rendered.image, regions
+
+
+def generate_image(job: ImageJob) -> GeneratedImage:
+    """``make_image`` and write its PNG."""
+    pixels, regions = make_image(job.seed, job.split, job.index, job.size)
     path = Path(job.image_dir) / job.file_name
     path.parent.mkdir(parents=True, exist_ok=True)
     # Level 1: a third of level 6's time per image for 10 % more bytes (noise backgrounds).
-    Image.fromarray(rendered.image).save(path, format="PNG", compress_level=PNG_COMPRESSION)
+    Image.fromarray(pixels).save(path, format="PNG", compress_level=PNG_COMPRESSION)
     return GeneratedImage(file_name=job.file_name, size=job.size, regions=regions)
 
 
@@ -123,20 +139,25 @@ def generate_split(jobs: Sequence[ImageJob], workers: int = 1, desc: str = "imag
 
 
 def region_file(images: Sequence[GeneratedImage], freq_sets: Sequence[str], *,
-                description: str, image_root: str) -> dict[str, Any]:
-    """The region annotation file of one split: image ids 1..N, annotation ids 1..M in order."""
+                description: str, image_root: str, first_image_id: int = 1,
+                first_annotation_id: int = 1) -> dict[str, Any]:
+    """The region annotation file of one split: image ids and annotation ids consecutive, in
+    order, from ``first_image_id`` / ``first_annotation_id``."""
     image_records, regions = [], []
     for image_index, image in enumerate(images):
-        image_id = image_index + 1
-        first_id = len(regions) + 1
+        image_id = first_image_id + image_index
+        first_id = len(regions) + first_annotation_id
         image_records.append(image_record(image_id, image.file_name, image.size, image.size))
         for region in image.regions:
             extra = dict(region["extra_info"])
+            for key in ("in_front_of", "behind"):
+                extra[key] = [first_id + index for index in extra[key]]
             if extra["relation"] is not None:
                 target = extra["relation"]["target_index"]
                 extra["relation"] = {"word": extra["relation"]["word"],
                                      "target_id": first_id + target}
-            regions.append(region_record(len(regions) + 1, image_id, region["bbox"],
+            regions.append(region_record(len(regions) + first_annotation_id, image_id,
+                                         region["bbox"],
                                          region["caption"], extra,
                                          category_id=region["category_id"],
                                          att_vec=region["att_vec"]))
@@ -160,12 +181,15 @@ Files
                           category_id  region recognition (categories = the 8 shape classes)
                           att_vec      attribute detection, OVAD layout: 1 / 0 / -1 (unknown),
                                        position i = attribute id i of "attributes"
-                          extra_info   phrases (tag targets / control words), the caption kind
+                          extra_info   phrases (control words), tags (the object's own
+                                       shape, colour, size, fill and position words: the
+                                       tagging targets), the caption kind
                                        (plain, position, relation, superlative, count), whether
                                        it needs context outside the box, is referring and
                                        unique in its image, and the object's facts (shape,
                                        color, size, fill, position, relation target id, centre,
-                                       radius, rgb, visible fraction, drawing depth)
+                                       radius, rgb, visible fraction, drawing depth, ids
+                                       of the objects it overlaps in front of / behind)
   images/{{split}}/NNNNNN.png  the images ({size}x{size} RGB)
   vocab.txt             every word any caption uses, one per line (word-level tokenizer)
   tags.txt              the tag vocabulary, one tag per line (tagging decoder)

@@ -149,7 +149,15 @@ def test_closed_vocabulary_and_phrases(shapes_dir: Path, annotations):
         assert phrases
         for phrase in phrases:
             assert set(phrase.split()) <= caption_words, (phrase, ann["caption"])
-            assert " " in phrase or phrase in tags, phrase
+        # Tags are the object's own facts, whatever the caption says.
+        info = ann["extra_info"]
+        own = [info["color"], info["shape"], info["size"], info["fill"]]
+        assert ann["extra_info"]["tags"][:4] == own and set(info["tags"]) <= tags
+        row, column = info["position"].split()
+        position = set(info["tags"][4:])
+        assert ("corner" in position) == (row != "middle" and column != "center")
+        assert ("center" in position) == (row == "middle" and column == "center")
+        assert position - {"corner", "center"} == {row, column} - {"middle", "center"}
 
 
 def test_most_captions_need_context_and_are_unique(shapes_files, annotations):
