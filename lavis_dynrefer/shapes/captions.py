@@ -161,7 +161,7 @@ def relation_caption(ctx: CaptionContext, obj: ObjectFacts, rng: np.random.Gener
     return None
 
 
-def _extremeness(superlative: str, size: int) -> tuple[Callable[[ObjectFacts], float], float]:
+def extremeness(superlative: str, size: int) -> tuple[Callable[[ObjectFacts], float], float]:
     """Key (larger = more extreme) and the margin the winner needs over the runner-up."""
     keys: dict[str, Callable[[ObjectFacts], float]] = {
         "largest": lambda o: math.log(o.radius), "smallest": lambda o: -math.log(o.radius),
@@ -183,7 +183,7 @@ def superlative_caption(ctx: CaptionContext, obj: ObjectFacts, rng: np.random.Ge
             superlative = SUPERLATIVES[int(position)]
             if phrase.size is not None and superlative in ("largest", "smallest"):
                 continue  # "the largest small circle" reads as a contradiction
-            key, margin = _extremeness(superlative, ctx.size)
+            key, margin = extremeness(superlative, ctx.size)
             runner_up = max(key(o) for o in group if o.index != obj.index)
             if key(obj) - runner_up >= margin:
                 phrase = dataclasses.replace(phrase, superlative=superlative)
