@@ -49,7 +49,9 @@ class MultiViewConfig:
     """Settings of ``MultiViewProcessor``; the yaml keys are these field names.
 
     Attributes:
-        mode: ``train`` draws the extra views at random; ``eval`` selects them by pHash novelty.
+        mode: ``train`` draws the extra views at random; ``eval`` selects them by pHash novelty;
+            ``fixed`` takes every candidate (``num_views - 1`` of them), for every region (the
+            fixed-context-view ablation).
         num_views: V, including the t = 0 view.
         candidates: coefficients the extra views are chosen from, each in (0, 1].
         image_size: S, the side every view is resized to.
@@ -60,7 +62,7 @@ class MultiViewConfig:
             (workers forked with one seeded generator would draw the same views).
     """
 
-    mode: Literal["train", "eval"] = "eval"
+    mode: Literal["train", "eval", "fixed"] = "eval"
     num_views: int = 3
     candidates: tuple[float, ...] = DEFAULT_CANDIDATES
     image_size: int = 224
@@ -77,6 +79,11 @@ class MultiViewConfig:
             raise ValueError(
                 f"num_views={self.num_views} needs at least {self.num_views - 1} candidates, "
                 f"got {len(self.candidates)}"
+            )
+        if self.mode == "fixed" and len(self.candidates) != self.num_views - 1:
+            raise ValueError(
+                f"mode 'fixed' takes every candidate as an extra view: num_views={self.num_views} "
+                f"needs {self.num_views - 1} candidates, got {list(self.candidates)}"
             )
         if any(not 0.0 < t <= 1.0 for t in self.candidates):
             raise ValueError(f"candidates must lie in (0, 1], got {list(self.candidates)}")
@@ -168,11 +175,14 @@ class MultiViewProcessor(BaseProcessor):
             image: an upright RGB image (see ``image_io.to_rgb``).
             boxes: R boxes XYXY in pixels.
             generator: overrides the configured seed for the training draw.
-            mode: overrides the configured mode (``train`` / ``eval``).
+            mode: overrides the configured mode (``train`` / ``eval`` / ``fixed``).
         """
         mode = mode or self.config.mode
-        if mode not in ("train", "eval"):
-            raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+        if mode not in ("train", "eval", "fixed"):
+            raise ValueError(f"mode must be 'train', 'eval' or 'fixed', got {mode!r}")
+        if mode == "fixed" and len(self.config.candidates) != self.config.num_views - 1:
+            raise ValueError(f"mode 'fixed' needs {self.config.num_views - 1} candidates, got "
+                             f"{list(self.config.candidates)}")
         width, height = image.size
         clipped = validate_boxes(boxes, width, height)
         num_regions, k = len(clipped), self.config.num_views - 1
@@ -180,7 +190,9 @@ class MultiViewProcessor(BaseProcessor):
         base = view_boxes(clipped, [0.0], width, height)[:, 0]  # [R, 4]
         cand = view_boxes(clipped, candidates, width, height)  # [R, N, 4]
         scores = None
-        if mode == "train":
+        if mode == "fixed":
+            chosen = np.tile(np.arange(k), (num_regions, 1))
+        elif mode == "train":
             chosen = random_views(num_regions, len(candidates), k,
                                   generator if generator is not None else self._generator)
         else:

@@ -180,3 +180,16 @@ def test_from_config_reads_yaml_and_rejects_typos():
         MultiViewProcessor.from_config({"candidates": [0.5, 0.2]})
     with pytest.raises(ConfigError, match=r"\(0, 1\]"):
         MultiViewProcessor.from_config({"candidates": [0.0, 0.2]})
+
+
+def test_fixed_mode_takes_every_candidate_for_every_region():
+    from PIL import Image
+
+    processor = MultiViewProcessor(MultiViewConfig(mode="fixed", candidates=(0.5, 1.0),
+                                                   image_size=16))
+    out = processor(Image.new("RGB", (100, 80)), [[10, 10, 30, 30], [60, 40, 90, 70]])
+    assert out.ts.tolist() == [[0.0, 0.5, 1.0]] * 2 and out.scores is None
+    # b_t = b + t (I - b), truncated: t = 0.5 of (10, 10, 30, 30) is (5, 5, 65, 55).
+    assert out.view_boxes[0].tolist() == [[10, 10, 30, 30], [5, 5, 65, 55], [0, 0, 100, 80]]
+    with pytest.raises(ValueError, match="every candidate as an extra view: num_views=3 needs 2"):
+        MultiViewConfig(mode="fixed", candidates=(0.3, 0.5, 1.0))
