@@ -33,6 +33,11 @@ class AlignConfig:
             ``dw_kernel_size``; 3 in the release).
         backend: deformable sampling backend, ``pytorch`` (default), ``dcnv4`` or ``auto``
             (``lavis_dynrefer.ops.deform_sample``).
+        init: ``dcnv4`` (the release: offsets and modulation start at zero, so the aligned
+            views start as zero) or ``identity`` (modulation 1 at the kernel centre, so each
+            aligned view starts as ``output_proj(value_proj(view))`` sampled in place). Trained
+            weights replace either; ``identity`` lets a model trained from scratch see its
+            context views from the first step.
     """
 
     width: int
@@ -40,6 +45,7 @@ class AlignConfig:
     kernel: int = 3
     dw_kernel: int = 3
     backend: Literal["pytorch", "dcnv4", "auto"] = "pytorch"
+    init: Literal["dcnv4", "identity"] = "dcnv4"
 
     def __post_init__(self) -> None:
         if self.width < 1 or self.groups < 1 or self.width % self.groups:
@@ -48,6 +54,14 @@ class AlignConfig:
             )
         if self.kernel % 2 == 0 or self.dw_kernel % 2 == 0:
             raise ValueError(f"kernels must be odd, got {self.kernel} and {self.dw_kernel}")
+
+
+def centre_modulation_channels(groups: int, kernel: int) -> list[int]:
+    """The offset/modulation channels of each group's centre-tap modulation (DCNv4 layout,
+    ``ops.deform_sampling``: per group 2P offsets then P modulations, taps x-major)."""
+    points = kernel * kernel
+    centre = (kernel // 2) * kernel + kernel // 2
+    return [g * 3 * points + 2 * points + centre for g in range(groups)]
 
 
 class ViewAlign(nn.Module):
@@ -80,12 +94,17 @@ class ViewAlign(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """DCNv4's initialisation; the depthwise conv keeps PyTorch's default, as there."""
+        """DCNv4's initialisation (the depthwise conv keeps PyTorch's default, as there); with
+        ``init="identity"`` the centre tap's modulation starts at 1 instead of 0."""
         nn.init.zeros_(self.offset_mask.weight)
         nn.init.zeros_(self.offset_mask.bias)
         for proj in (self.value_proj, self.output_proj):
             nn.init.xavier_uniform_(proj.weight)
             nn.init.zeros_(proj.bias)
+        if self.config.init == "identity" and not self.offset_mask.bias.is_meta:
+            with torch.no_grad():
+                self.offset_mask.bias[centre_modulation_channels(self.config.groups,
+                                                                 self.config.kernel)] = 1.0
 
     def align(self, target: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         """Align target maps to their reference maps.

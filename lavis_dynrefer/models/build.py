@@ -60,7 +60,7 @@ def build_language_tokenizer(config: LanguageConfig):
 
 def build_dynrefer(config: DynReferConfig, meta: bool = False,
                    with_tokenizers: bool = True) -> DynReferModel:
-    """Build the model, towers frozen, trainable parts randomly initialised.
+    """Build the model, ``config.frozen`` parts locked, everything randomly initialised.
 
     Args:
         config: the model configuration.
@@ -87,23 +87,24 @@ def build_dynrefer(config: DynReferConfig, meta: bool = False,
         vision = VisionEncoder(config.vision)
         text_tower = TextTower(config.text)
         language = LanguageDecoder(language_config, region_width, language_tokenizer)
-        if not config.train_towers:
-            vision.lock()
-            text_tower.lock()
-            language.t5.lock()
+        for part, tower in (("vision", vision), ("text", text_tower), ("language", language.t5)):
+            if part in config.frozen:
+                tower.lock()
         model = DynReferModel(
             config,
             vision=vision,
             region_pool=RegionPool(config.region.roi_size, config.vision.patch_size,
                                    config.region.roi_sampling_ratio),
             align=ViewAlign(AlignConfig(width, groups=config.region.align_groups,
-                                        backend=config.region.align_backend)),
+                                        backend=config.region.align_backend,
+                                        init=config.region.align_init)),
             fusion=ViewFusion(width, config.region.num_views),
             resampler=QFormerResampler(config.resampler, width,
-                                       train_queries=config.train_towers),
+                                       train_queries="queries" not in config.frozen),
             tagging=QueryDecoder(config.heads, region_width, config.text.embed_dim,
                                  normalize=False),
-            contrastive=ContrastiveDecoder(config.heads, region_width, config.text.embed_dim),
+            contrastive=ContrastiveDecoder(config.heads, region_width, config.text.embed_dim,
+                                           logit_bias=config.rtc_logit_bias_init),
             language=language,
             text_tower=text_tower,
             text_tokenizer=text_tokenizer,

@@ -27,6 +27,7 @@ class Range:
     contains: Callable[[float], bool]
 
 
+FINITE = Range("finite", lambda v: True)  # check_ranges refuses NaN and inf for every range
 AT_LEAST_1 = Range(">= 1", lambda v: v >= 1)
 AT_LEAST_0 = Range(">= 0", lambda v: v >= 0)
 POSITIVE = Range("> 0", lambda v: v > 0)
@@ -74,6 +75,11 @@ class VisionConfig(RangeChecked):
     grad_checkpointing: bool = False
     # BLIP-2 keeps the frozen ViT's Linear/Conv weights in fp16 and runs it under autocast.
     precision: Literal["fp16", "fp32"] = "fp16"
+    # Initial position embeddings of a ViT trained from scratch: ``eva`` (truncated normal, std
+    # 0.02, as EVA's code; pretrained weights replace it) or ``sincos`` (fixed-frequency 2-D
+    # sine-cosine at unit scale, as MAE initialises): EVA's init is ~50x smaller than the patch
+    # embeddings, so a from-scratch ViT's patch tokens barely say where they are.
+    position_init: Literal["eva", "sincos"] = "eva"
 
     RANGES: ClassVar[Mapping[str, Range]] = {
         "image_size": AT_LEAST_1,
@@ -95,6 +101,9 @@ class RegionConfig(RangeChecked):
     roi_sampling_ratio: int = 2
     align_groups: int = 4
     align_backend: Literal["pytorch", "dcnv4", "auto"] = "pytorch"
+    # ``dcnv4``: the release's zero start (aligned views are zero until the offsets train);
+    # ``identity``: each aligned view starts as a linear map of itself (see align.AlignConfig).
+    align_init: Literal["dcnv4", "identity"] = "dcnv4"
 
     # roi_sampling_ratio <= 0 is valid: torchvision's roi_align then picks it per box.
     RANGES: ClassVar[Mapping[str, Range]] = {
@@ -165,6 +174,11 @@ class LanguageConfig(RangeChecked):
     control_keep_p: float = 0.5
     # LAVIS casts the frozen Flan-T5 to bf16 and runs it under bf16 autocast.
     precision: Literal["bf16", "fp32"] = "bf16"
+    # Standard deviation of a from-scratch ``lm_head`` (None: Hugging Face's T5 init, std 1).
+    # Flan-T5's head is untied, and HF initialises an untied head like the tied embedding but
+    # without the tied model's d_model ** -0.5 output scale, so a random T5 starts with logits of
+    # standard deviation ~sqrt(d_model) and a caption loss near 26 instead of log(vocab).
+    lm_head_init_std: float | None = None
 
     RANGES: ClassVar[Mapping[str, Range]] = {
         "d_model": AT_LEAST_1,
@@ -179,6 +193,11 @@ class LanguageConfig(RangeChecked):
         "control_drop_all_p": UNIT,
         "control_keep_p": UNIT,
     }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.lm_head_init_std is not None:
+            check_ranges(self, {"lm_head_init_std": POSITIVE})
 
 
 @dataclass(frozen=True)
@@ -210,6 +229,8 @@ class WeightsConfig:
             ``language.tokenizer`` is not a directory).
         blip2: BLIP-2 stage-2 checkpoint (query tokens, ln_vision, Q-Former, t5_proj).
         text_tower: ``eva_clip_psz14.pt`` (its ``text.*`` keys).
+        towers: a tower pre-training checkpoint of ours (``shapes.towers``, stage 1 of the
+            shapes recipe): its ``vision.*``; the pre-training head is not loaded.
         checkpoint: a DynRefer file, the authors' release or one of ours, loaded last.
     """
 
@@ -217,6 +238,7 @@ class WeightsConfig:
     flan_t5: str | None = None
     blip2: str | None = None
     text_tower: str | None = None
+    towers: str | None = None
     checkpoint: str | None = None
 
 
@@ -228,7 +250,10 @@ class DynReferConfig(RangeChecked):
         tag_list: one-tag-per-line file of the tag vocabulary (K tags).
         labels: a JSON file with ``attributes`` (OVAD-style) and/or ``categories`` (as in an
             annotation file); when set, predictions carry ``attr`` and ``cls`` for them.
-        train_towers: train the ViT, text tower, LLM and query tokens too (from-scratch models).
+        frozen: the parts that do not train: ``vision`` (ViT + ln_vision), ``text`` (text
+            tower), ``language`` (the T5), ``queries`` (the Q-Former's query tokens). The paper
+            freezes all four because they are pretrained; a part trained from scratch must
+            train (a frozen random tower is not the method).
         tag_threshold: sigmoid threshold of predicted tags (0.7; 0.8 VG, 0.76 RefCOCOg).
         region_chunk: regions per chunk in ``predict_answers`` (bounded memory).
     """
@@ -244,9 +269,10 @@ class DynReferConfig(RangeChecked):
     tag_list: str | None = None
     labels: str | None = None
     # The paper freezes the ViT, text tower, LLM and query tokens because they are pretrained.
-    # A model trained from scratch (no pretrained weights, e.g. the shapes model) trains them
-    # with the rest instead: a frozen random tower is not the method.
-    train_towers: bool = False
+    # A model without such weights (the shapes model) pre-trains some of them first or trains
+    # them with the rest: a frozen random tower is not the method.
+    frozen: tuple[Literal["vision", "text", "language", "queries"], ...] = (
+        "vision", "text", "language", "queries")
     tag_threshold: float = 0.7
     loss_weight_lm: float = 1.0
     # The release sums ASL over each GPU's 64 regions with weight 0.01, and DDP averages the
@@ -254,6 +280,15 @@ class DynReferConfig(RangeChecked):
     # batch, the objective no longer depends on how the batch is split over processes.
     loss_weight_tag: float = 0.64
     loss_weight_rtc: float = 0.5
+    # The region-text decoder's label term (0 in the release): each region is also scored
+    # against the class prompts and attribute prompts of ``labels``, with SigLIP's sigmoid
+    # loss and the region's category / att_vec as targets (unknown labels ignored). With it the
+    # ``cls`` / ``attr`` scores are trained, not zero-shot. Summed over prompts, mean over
+    # regions.
+    loss_weight_rtc_labels: float = 0.0
+    # Initial SigLIP bias b' (release -10, made for batches of thousands; about -log(batch)
+    # suits a small batch).
+    rtc_logit_bias_init: float = -10.0
     region_chunk: int = 64
 
     # A threshold of 0 or 1 would pass every tag or none as control words.
@@ -262,6 +297,8 @@ class DynReferConfig(RangeChecked):
         "loss_weight_lm": AT_LEAST_0,
         "loss_weight_tag": AT_LEAST_0,
         "loss_weight_rtc": AT_LEAST_0,
+        "loss_weight_rtc_labels": AT_LEAST_0,
+        "rtc_logit_bias_init": FINITE,
         "region_chunk": AT_LEAST_1,
     }
 

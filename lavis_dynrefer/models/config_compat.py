@@ -7,7 +7,7 @@ safetensors exports both), so the loader compares the architecture fields here.
 
 Not compared (they do not change what the weights mean): numeric precision, the alignment
 backend, drop-path, tokenizer/vocabulary paths (a different vocabulary size shows in shapes),
-caption length and control-word sampling.
+caption length, control-word sampling, and how untrained weights are initialised.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ NOT_ARCHITECTURE = frozenset({
     "vision.precision", "vision.drop_path_rate", "region.align_backend",
     "language.precision", "language.tokenizer", "language.vocab_file", "language.max_txt_len",
     "language.control_drop_all_p", "language.control_keep_p",
+    "vision.position_init", "region.align_init", "language.lm_head_init_std",
 })
 
 

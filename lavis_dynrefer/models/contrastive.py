@@ -23,13 +23,15 @@ class ContrastiveDecoder(nn.Module):
         config: head sizes.
         region_width: D.
         text_width: E.
+        logit_bias: initial b' (release -10).
     """
 
-    def __init__(self, config: HeadConfig, region_width: int, text_width: int):
+    def __init__(self, config: HeadConfig, region_width: int, text_width: int,
+                 logit_bias: float = -10.0):
         super().__init__()
         self.decoder = QueryDecoder(config, region_width, text_width, normalize=True)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))  # release attr_t
-        self.logit_bias = nn.Parameter(torch.tensor(-10.0))  # release attr_b
+        self.logit_bias = nn.Parameter(torch.tensor(float(logit_bias)))  # release attr_b
 
     def forward(self, region_tokens: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
         """Raw similarities s [R, N] (class logits use these directly)."""

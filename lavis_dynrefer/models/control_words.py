@@ -1,6 +1,7 @@
 """Control words: the phrase/tag prefix the language decoder is conditioned on (method.md 3.iii).
 
-Training: the caption's noun/adjective phrases plus its ground-truth tags, as a set; with
+Training: the caption's noun/adjective phrases plus those of its ground-truth tags the caption
+says (``control_word_candidates``), as a set; with
 probability ``drop_all_p`` none are kept, otherwise each is kept with probability ``keep_p``;
 the kept ones are shuffled and joined with "," and the separator "|" ends the prefix
 ("red car,car|" or just "|"). Inference: the predicted tags in descending score order (the
@@ -39,6 +40,21 @@ def training_control_words(candidates: Iterable[str], drop_all_p: float = 0.5,
     kept = [w for w, k in zip(words, keep.tolist()) if k]
     order = torch.randperm(len(kept), generator=generator).tolist()
     return join_control_words([kept[i] for i in order])
+
+
+def control_word_candidates(caption: str, phrases: Sequence[str], tags: Sequence[str]
+                            ) -> list[str]:
+    """A training region's control-word candidates: its caption's phrases and those of its tags
+    that the caption says (whole words, in order).
+
+    In the release the tags are parsed from the caption, so every control word is part of the
+    caption and the decoder learns to say what the control words say; at inference the
+    predicted tags then steer the caption. Tags that describe the region but not its caption
+    (the shapes world's own tags) would teach it to ignore them, so they are left out.
+    """
+    words = f" {' '.join(caption.lower().split())} "
+    said = [tag for tag in tags if f" {' '.join(tag.lower().split())} " in words]
+    return [*phrases, *said]
 
 
 def inference_control_words(tags: Sequence[str], scores: Sequence[float]) -> str:

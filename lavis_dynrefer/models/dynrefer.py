@@ -29,12 +29,17 @@ from lavis_dynrefer import names
 from lavis_dynrefer.models.align import ViewAlign
 from lavis_dynrefer.models.config import DynReferConfig, GenerationConfig
 from lavis_dynrefer.models.contrastive import ContrastiveDecoder
-from lavis_dynrefer.models.control_words import inference_control_words, training_control_words
+from lavis_dynrefer.models.control_words import (
+    control_word_candidates,
+    inference_control_words,
+    training_control_words,
+)
 from lavis_dynrefer.models.cross_rank import mean_count_per_rank
 from lavis_dynrefer.models.fusion import ViewFusion
 from lavis_dynrefer.models.language import LanguageDecoder
-from lavis_dynrefer.models.losses import asymmetric_loss
+from lavis_dynrefer.models.losses import asymmetric_loss, labelled_sigmoid_loss
 from lavis_dynrefer.models.query_decoder import QueryDecoder
+from lavis_dynrefer.models.region_labels import attribute_targets, class_targets
 from lavis_dynrefer.models.region_pool import RegionPool
 from lavis_dynrefer.models.resampler import QFormerResampler
 from lavis_dynrefer.models.text_embeddings import (
@@ -98,6 +103,7 @@ class DynReferModel(BaseModel):
         self.attribute_prompts: AttributePrompts | None = None
         self.class_table: TextEmbeddingTable | None = None
         self.class_names: list[str] = []
+        self.class_ids: list[int] | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> DynReferModel:
@@ -126,7 +132,10 @@ class DynReferModel(BaseModel):
         if labels.get("attributes"):
             self.set_attributes(sorted(labels["attributes"], key=lambda a: a["id"]))
         if labels.get("categories"):
-            self.set_classes([c["name"] for c in labels["categories"]])
+            categories = labels["categories"]
+            self.set_classes([c["name"] for c in categories],
+                             ids=[c["id"] for c in categories] if all("id" in c for c in
+                                                                       categories) else None)
 
     # ----------------------------------------------------------------- text tables
     def _table(self, table: TextEmbeddingTable) -> torch.Tensor:
@@ -153,9 +162,15 @@ class DynReferModel(BaseModel):
                                                   self.text_tower.config.embed_dim)
         self.attribute_table.to(self.tag_table.embeddings.device)
 
-    def set_classes(self, class_names: Sequence[str]) -> None:
-        """Use these classes (prompts "the {name}") for ``predict_answers``' ``cls`` logits."""
+    def set_classes(self, class_names: Sequence[str], ids: Sequence[int] | None = None) -> None:
+        """Use these classes (prompts "the {name}") for ``predict_answers``' ``cls`` logits.
+
+        ``ids`` are their ``category_id`` values in annotation files, which the label term of
+        training needs (``loss_weight_rtc_labels``)."""
+        if ids is not None and len(ids) != len(class_names):
+            raise ValueError(f"{len(ids)} ids for {len(class_names)} classes")
         self.class_names = list(class_names)
+        self.class_ids = list(ids) if ids is not None else None
         self.class_table = TextEmbeddingTable(class_prompts(class_names),
                                               self.text_tower.config.embed_dim)
         self.class_table.to(self.tag_table.embeddings.device)
@@ -212,8 +227,10 @@ class DynReferModel(BaseModel):
 
         Returns:
             ``loss`` = L_lm + 0.64 L_tag + 0.5 L_rtc (the config's weights), and the three
-            parts. Each part is a mean over the global batch (``cross_rank``): under DDP the
-            rank-mean of ``loss`` and its gradient equal one process's on the whole batch.
+            parts; with ``loss_weight_rtc_labels`` > 0 also the label term ``loss_rtc_labels``
+            (``label_loss``; ``samples`` then carry ``category_id`` / ``att_vec``). Each part is
+            a mean over the global batch (``cross_rank``): under DDP the rank-mean of ``loss``
+            and its gradient equal one process's on the whole batch.
         """
         for key in ("image", "region_boxes", "caption"):
             if key not in samples:
@@ -233,19 +250,66 @@ class DynReferModel(BaseModel):
                     / mean_count_per_rank(num_regions, images.device))
         loss_rtc = self.contrastive.loss(region_tokens, self.embed_texts(captions))
         language = self.config.language
-        control = [training_control_words([*p, *t], language.control_drop_all_p,
-                                          language.control_keep_p)
-                   for p, t in zip(phrases, tags)]
+        control = [training_control_words(control_word_candidates(c, p, t),
+                                          language.control_drop_all_p, language.control_keep_p)
+                   for c, p, t in zip(captions, phrases, tags)]
         loss_lm = self.language.loss(region_tokens, control, captions)
         loss = (self.config.loss_weight_lm * loss_lm + self.config.loss_weight_tag * loss_tag
                 + self.config.loss_weight_rtc * loss_rtc)
-        return {"loss": loss, "loss_lm": loss_lm, "loss_tag": loss_tag, "loss_rtc": loss_rtc}
+        losses = {"loss": loss, "loss_lm": loss_lm, "loss_tag": loss_tag, "loss_rtc": loss_rtc}
+        if self.config.loss_weight_rtc_labels > 0:
+            losses["loss_rtc_labels"] = self.label_loss(region_tokens, samples)
+            losses["loss"] = loss + self.config.loss_weight_rtc_labels * losses["loss_rtc_labels"]
+        return losses
+
+    def label_loss(self, region_tokens: torch.Tensor, samples: dict[str, Any]) -> torch.Tensor:
+        """The region-text decoder's label term (``DynReferConfig.loss_weight_rtc_labels``).
+
+        Every region is scored against the class prompts and the attribute prompts of the
+        model's labels; targets come from ``samples["category_id"]`` / ``samples["att_vec"]``
+        (``region_labels``). SigLIP's sigmoid loss with the caption term's t' and b', summed
+        over prompts and divided by the prompts and the global batch's regions.
+
+        Args:
+            region_tokens: [R, Q, D].
+            samples: the training batch.
+
+        Raises:
+            ValueError: the model has no class ids and no attributes (``model.labels``).
+        """
+        device = region_tokens.device
+        num_regions = region_tokens.shape[0]
+        texts, targets = [], []
+        if self.class_table is not None and self.class_ids is not None:
+            texts.append(self._table(self.class_table))
+            targets.append(class_targets(samples.get("category_id") or [None] * num_regions,
+                                         self.class_ids, device))
+        if self.attribute_table is not None:
+            texts.append(self._table(self.attribute_table))
+            targets.append(attribute_targets(samples.get("att_vec") or [None] * num_regions,
+                                             self.attribute_prompts.index_tensor(),
+                                             self.attribute_prompts.num_attributes, device))
+        if not texts:
+            raise ValueError("loss_weight_rtc_labels > 0 needs model.labels (classes with ids "
+                             "and/or attributes)")
+        target = torch.cat(targets, dim=1)  # [R, C + M]
+        sims = self.contrastive(region_tokens, torch.cat(texts))
+        total = labelled_sigmoid_loss(sims, self.contrastive.logit_scale,
+                                      self.contrastive.logit_bias, target)
+        return total / (target.shape[1] * mean_count_per_rank(num_regions, device))
 
     # ----------------------------------------------------------------- inference
     @torch.no_grad()
     def predict_answers(self, samples: dict[str, Any], generation: GenerationConfig | None = None,
-                        **_: Any) -> list[dict[str, Any]]:
+                        all_tag_scores: bool = False, **_: Any) -> list[dict[str, Any]]:
         """Per-region predictions, in chunks of ``config.region_chunk`` regions.
+
+        Args:
+            samples: ``image`` [R, V, 3, S, S] and ``region_boxes`` [R, V, 4] (the processor's
+                ``images`` / ``boxes``); ``id`` / ``image_id`` / ``bbox`` are copied over.
+            generation: caption settings (default: the config's).
+            all_tag_scores: also return ``tag_probs``, every tag's probability [K] (for
+                ranking metrics such as tag mAP).
 
         Returns:
             One dict per region: ``caption``, ``score`` (exp of the caption's log-prob),
@@ -285,6 +349,8 @@ class DynReferModel(BaseModel):
                     record["attr"] = attr[i].float().tolist()
                 if cls is not None:
                     record["cls"] = cls[i].float().tolist()
+                if all_tag_scores:
+                    record["tag_probs"] = tag_probs[i].tolist()
                 results.append(record)
         for key in ("id", "image_id", "bbox"):
             if key in samples:

@@ -47,6 +47,8 @@ class FrozenT5(Lockable):
     def __init__(self, config: LanguageConfig):
         super().__init__()
         self.model = T5ForConditionalGeneration(t5_config(config))
+        if config.lm_head_init_std is not None and not self.model.lm_head.weight.is_meta:
+            nn.init.normal_(self.model.lm_head.weight, std=config.lm_head_init_std)
         if config.precision == "bf16":
             self.model.to(torch.bfloat16)
 

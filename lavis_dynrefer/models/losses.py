@@ -149,3 +149,24 @@ def region_text_sigmoid_loss(sims_i2t: torch.Tensor, sims_t2i: torch.Tensor, t: 
     loss_i2t = sigmoid_contrastive_loss(sims_i2t, t, b, labels_i2t, normalizer)
     loss_t2i = sigmoid_contrastive_loss(sims_t2i, t, b, labels_t2i, normalizer)
     return (loss_i2t + loss_t2i) / 2
+
+
+def labelled_sigmoid_loss(sims: torch.Tensor, t: torch.Tensor, b: torch.Tensor,
+                          targets: torch.Tensor) -> torch.Tensor:
+    """SigLIP's sigmoid loss on given labels, summed: the region-text decoder's label term.
+
+    ``-sum(log_sigmoid(targets * (sims * exp(t) + b)))`` over the entries whose target is not 0.
+
+    Args:
+        sims: [R, N] similarities of R regions and N prompts.
+        t, b: scalar log-temperature and bias (shared with the caption term).
+        targets: [R, N], +1 (the prompt holds), -1 (it does not) or 0 (unknown: ignored).
+
+    Returns:
+        Scalar (float32); 0 when every target is 0.
+    """
+    if sims.shape != targets.shape:
+        raise ValueError(f"sims {tuple(sims.shape)} and targets {tuple(targets.shape)} differ")
+    logits = sims.float() * t.exp() + b
+    terms = F.logsigmoid(targets.to(logits.dtype) * logits)
+    return -(terms * (targets != 0)).sum()

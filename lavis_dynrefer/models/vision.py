@@ -15,6 +15,34 @@ from lavis_dynrefer.models.config import VisionConfig
 from lavis_dynrefer.models.lockable import Lockable
 
 
+def sincos_position_embedding(grid: int, width: int) -> torch.Tensor:
+    """MAE's fixed 2-D sine-cosine position embedding, CLS position first (zeros).
+
+    Half of the channels encode the column, half the row; each half is sin and cos of the
+    position times frequencies 1 / 10000 ** (k / (width / 4)), k = 0 .. width / 4 - 1.
+
+    Args:
+        grid: h = w, patches per side.
+        width: C, a multiple of 4.
+
+    Returns:
+        [1, 1 + h*w, C], unit-scale values (each of a patch's C / 2 sin/cos pairs has norm 1).
+    """
+    if width % 4:
+        raise ValueError(f"sincos position embedding needs a width divisible by 4, got {width}")
+    quarter = width // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
+    rows, cols = torch.meshgrid(torch.arange(grid, dtype=torch.float64),
+                                torch.arange(grid, dtype=torch.float64), indexing="ij")
+
+    def encode(positions: torch.Tensor) -> torch.Tensor:
+        angles = positions.flatten()[:, None] * omega[None]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    patches = torch.cat([encode(cols), encode(rows)], dim=1)  # [h*w, C]
+    return torch.cat([torch.zeros(1, width, dtype=torch.float64), patches])[None].float()
+
+
 class VisionEncoder(Lockable):
     """EVA ViT (penultimate layer of ViT-g: 39 blocks, no final norm) followed by BLIP-2's
     ``ln_vision``.
@@ -44,6 +72,9 @@ class VisionEncoder(Lockable):
             use_checkpoint=config.grad_checkpointing,
         )
         self.ln_vision = nn.LayerNorm(config.width)
+        if config.position_init == "sincos" and not self.vit.pos_embed.is_meta:
+            with torch.no_grad():
+                self.vit.pos_embed.copy_(sincos_position_embedding(self.grid_size, config.width))
         if config.precision == "fp16":
             convert_weights_to_fp16(self.vit)
 

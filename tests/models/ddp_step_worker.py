@@ -36,7 +36,7 @@ TAGS = [["red", "car"], ["sky"], ["white", "circle"], [], ["road"]]
 def build_model() -> DynReferModel:
     """The tiny model with every tower trained (so both gathered sides carry gradient)."""
     cfg = OmegaConf.load(config_path("models/dynrefer_tiny.yaml")).model
-    cfg.train_towers = True
+    cfg.frozen = []
     cfg.language.control_drop_all_p = 1.0
     torch.manual_seed(0)
     model = DynReferModel.from_config(cfg)
