@@ -7,6 +7,8 @@ one ``registry.register_*`` call, and registration happens once, on ``import lav
 """
 
 MODEL = "dynrefer"
+# Stage 1 of the shapes recipe: the ViT pre-trained on the shapes world's facts.
+MODEL_SHAPES_TOWERS = "dynrefer_shapes_towers"
 MULTI_VIEW_PROCESSOR = "dynrefer_multi_view"
 
 TASK_REGION_CAPTION = "region_caption"
@@ -15,6 +17,7 @@ TASK_OVAD = "ovad"
 TASK_REGION_RECOGNITION = "region_recognition"
 
 RUNNER = "runner_dynrefer"
+LR_SCHEDULE_STEP_COSINE = "linear_warmup_step_cosine_lr"
 
 # Dataset builders (LAVIS dataset names used under ``datasets:`` in yaml).
 DATASET_VG_DENSECAP = "vg_densecap"
@@ -23,13 +26,16 @@ DATASET_REFCOCOG_REG = "refcocog_reg"
 DATASET_OVAD = "ovad"
 DATASET_COCO_RECOGNITION = "coco_recognition"
 DATASET_SHAPES = "shapes"
+DATASET_SHAPES_GENERATED = "shapes_generated"
 
 REGISTERED = {
-    "model_name_mapping": [MODEL],
+    "model_name_mapping": [MODEL, MODEL_SHAPES_TOWERS],
     "processor_name_mapping": [MULTI_VIEW_PROCESSOR],
     "task_name_mapping": [TASK_REGION_CAPTION, TASK_DENSECAP, TASK_OVAD,
                           TASK_REGION_RECOGNITION],
     "runner_name_mapping": [RUNNER],
+    "lr_scheduler_name_mapping": [LR_SCHEDULE_STEP_COSINE],
     "builder_name_mapping": [DATASET_VG_DENSECAP, DATASET_VG_REG, DATASET_REFCOCOG_REG,
-                             DATASET_OVAD, DATASET_COCO_RECOGNITION, DATASET_SHAPES],
+                             DATASET_OVAD, DATASET_COCO_RECOGNITION, DATASET_SHAPES,
+                             DATASET_SHAPES_GENERATED],
 }

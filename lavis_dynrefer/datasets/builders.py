@@ -20,6 +20,7 @@ import os
 
 from lavis.common.registry import registry
 from lavis.datasets.builders.base_dataset_builder import BaseDatasetBuilder
+from torch.utils.data import Dataset
 
 from lavis_dynrefer import names
 from lavis_dynrefer.data.annotations import load_region_annotations
@@ -63,6 +64,7 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
 
     NAME = "region dataset"  # the registered name, for messages
     CONVERTER = "python -m lavis_dynrefer.data.converters"
+    OPTIONS: type[RegionDatasetOptions] = RegionDatasetOptions
 
     def options(self) -> RegionDatasetOptions:
         """The plugin's keys of this dataset's config section, typed and checked.
@@ -73,14 +75,14 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
         """
         where = f"datasets.{self.NAME}"
         # LAVIS's keys take part in the suggestion, so 'vis_procesor' is told 'vis_processor'.
-        known = [*LAVIS_DATASET_KEYS, *(f.name for f in dataclasses.fields(RegionDatasetOptions))]
+        known = [*LAVIS_DATASET_KEYS, *(f.name for f in dataclasses.fields(self.OPTIONS))]
         for key in self.config.keys():
             if key not in known:
                 close = difflib.get_close_matches(str(key), known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"{where}: unknown key {key!r}{hint}; known keys: "
                                   f"{', '.join(sorted(known))}")
-        return from_mapping(RegionDatasetOptions, self.config, where, ignore=LAVIS_DATASET_KEYS)
+        return from_mapping(self.OPTIONS, self.config, where, ignore=LAVIS_DATASET_KEYS)
 
     def _download_data(self) -> None:
         """LAVIS downloads missing annotation URLs here; this plugin never downloads."""
@@ -98,9 +100,13 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
             )
         return path
 
-    def build(self) -> dict[str, RegionDataset]:
+    def build(self) -> dict[str, Dataset]:
         options = self.options()
         self.build_processors()
+        return self.build_files(options)
+
+    def build_files(self, options: RegionDatasetOptions) -> dict[str, Dataset]:
+        """A ``RegionDataset`` per split named under ``build_info.annotations``."""
         build_info = self.config.build_info
         image_storage = build_info.get("images", {}).get("storage")
         datasets = {}
@@ -193,3 +199,48 @@ class ShapesBuilder(RegionDatasetBuilder):
     NAME = names.DATASET_SHAPES
     DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.shapes --out data/shapes"
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedShapesOptions(RegionDatasetOptions):
+    """``shapes_generated``'s keys besides ``max_regions_per_sample``.
+
+    Attributes:
+        seed: the world's seed (training scenes come from its training stream).
+        scenes_per_epoch: training scenes (items) per epoch, new ones every epoch.
+        image_size: side of the generated images in pixels (the val/test files' size).
+    """
+
+    seed: int = 0
+    scenes_per_epoch: int = 2000
+    image_size: int = 224
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key, low in (("seed", 0), ("scenes_per_epoch", 1), ("image_size", 32)):
+            if getattr(self, key) < low:
+                raise FieldError(type(self).__name__, key,
+                                 f"must be >= {low}, got {getattr(self, key)}")
+
+
+@registry.register_builder(names.DATASET_SHAPES_GENERATED)
+class GeneratedShapesBuilder(RegionDatasetBuilder):
+    """The shapes world with a training split generated on the fly (``shapes.stream``): every
+    epoch sees new scenes. ``val`` / ``test`` are files, as for ``shapes``."""
+
+    NAME = names.DATASET_SHAPES_GENERATED
+    DATASET_CONFIG_DICT = _defaults(NAME)
+    CONVERTER = "python -m lavis_dynrefer.shapes --out data/shapes"
+    OPTIONS = GeneratedShapesOptions
+
+    def build_files(self, options: GeneratedShapesOptions) -> dict[str, Dataset]:
+        from lavis_dynrefer.shapes.stream import GeneratedSceneDataset
+
+        if self.config.build_info.annotations.get("train") is not None:
+            raise ConfigError(f"datasets.{self.NAME}.build_info.annotations.train: the training "
+                              "split is generated; use the 'shapes' dataset to train on a file")
+        datasets = super().build_files(options)
+        datasets["train"] = GeneratedSceneDataset(
+            self.vis_processors["train"], self.text_processors["train"], seed=options.seed,
+            scenes_per_epoch=options.scenes_per_epoch, size=options.image_size)
+        return datasets

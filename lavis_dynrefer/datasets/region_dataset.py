@@ -12,7 +12,8 @@ way a sample is a dict of region-batched fields, and ``collate_regions`` concate
 the region axis into the ``samples`` the model takes:
 
     image [R, V, 3, S, S], region_boxes [R, V, 4], view_ts [R, V],
-    caption / phrases / tags / id / image_id / bbox: lists of R entries.
+    caption / phrases / tags / category_id / att_vec / extra_info / id / image_id / bbox: lists
+    of R entries.
 
 Errors are never swallowed: a record that cannot be read raises with the image file, the
 annotation id and the reason (the authors' loader retried another sample instead).
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from lavis_dynrefer.data.annotations import RegionAnnotation, RegionAnnotationFile
@@ -54,6 +56,54 @@ def region_phrases(annotation: RegionAnnotation) -> list[str]:
     if stored is not None:
         return list(stored)
     return parse_phrases(annotation.caption) if annotation.caption else []
+
+
+def region_tags(annotation: RegionAnnotation, phrases: Sequence[str]) -> list[str]:
+    """The tagging targets: the region's own ``extra_info.tags`` where the file has them (the
+    shapes world), else its caption's phrases (the release's targets)."""
+    stored = annotation.extra_info.get("tags") if annotation.extra_info else None
+    return list(stored) if stored is not None else list(phrases)
+
+
+def region_sample(image: Image.Image, regions: Sequence[RegionAnnotation],
+                  vis_processor: Callable, caption: Callable[[str], str], where: str
+                  ) -> dict[str, Any]:
+    """The sample of some regions of one image (module docstring), views rendered.
+
+    Args:
+        image: the decoded image.
+        regions: its regions to include.
+        vis_processor: ``MultiViewProcessor``.
+        caption: applied to each caption (the text processor).
+        where: names the image in errors (file and image id).
+
+    Raises:
+        RegionDataError: a box the processor refuses, named with ``where`` and the ids.
+    """
+    ids = [a.id for a in regions]
+    boxes = [list(a.bbox) for a in regions]
+    try:
+        views = vis_processor(image, boxes)
+    except ValueError as err:
+        raise RegionDataError(f"{where}, annotation ids {ids[:5]}: {err}") from err
+    phrases = [region_phrases(a) for a in regions]
+    return {
+        "image": views.images,
+        "region_boxes": views.boxes,
+        "view_ts": views.ts,
+        "caption": [caption(a.caption) for a in regions],
+        "phrases": phrases,
+        # The model keeps those in its tag vocabulary as targets.
+        "tags": [region_tags(a, p) for a, p in zip(regions, phrases)],
+        # Labels of the region-text decoder's label term (model.loss_weight_rtc_labels).
+        "category_id": [a.category_id for a in regions],
+        "att_vec": [a.att_vec for a in regions],
+        # The free-form facts (the shapes world's towers pre-train on them).
+        "extra_info": [dict(a.extra_info or {}) for a in regions],
+        "id": ids,
+        "image_id": [a.image_id for a in regions],
+        "bbox": boxes,
+    }
 
 
 class RegionDataset(Dataset):
@@ -116,12 +166,11 @@ class RegionDataset(Dataset):
         regions = self._items[index]
         image_id = regions[0].image_id
         path = self.image_path(image_id)
-        ids = [a.id for a in regions]
         try:
             image = load_image(path)
         except (FileNotFoundError, ImageLoadError) as err:
             raise RegionDataError(f"{self.annotation_path}: image {image_id} (annotation ids "
-                                  f"{ids[:5]}): {err}") from err
+                                  f"{[a.id for a in regions][:5]}): {err}") from err
         info = self._images[image_id]
         if image.size != (info.width, info.height):
             raise RegionDataError(
@@ -129,24 +178,8 @@ class RegionDataset(Dataset):
                 f"{path} but {info.width}x{info.height} in the annotation file; its boxes would "
                 "be wrong"
             )
-        boxes = [list(a.bbox) for a in regions]
-        try:
-            views = self.vis_processor(image, boxes)
-        except ValueError as err:
-            raise RegionDataError(f"{self.annotation_path}: image {image_id}, annotation ids "
-                                  f"{ids[:5]}: {err}") from err
-        phrases = [region_phrases(a) for a in regions]
-        return {
-            "image": views.images,
-            "region_boxes": views.boxes,
-            "view_ts": views.ts,
-            "caption": [self._caption(a.caption) for a in regions],
-            "phrases": phrases,
-            "tags": phrases,  # the model keeps those in its tag vocabulary as targets
-            "id": ids,
-            "image_id": [image_id] * len(regions),
-            "bbox": boxes,
-        }
+        return region_sample(image, regions, self.vis_processor, self._caption,
+                             f"{self.annotation_path}: image {image_id}")
 
     def collater(self, samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """LAVIS calls ``dataset.collater`` as the DataLoader's collate_fn."""

@@ -45,11 +45,20 @@ class EpochLoader:
         return self._epoch
 
     def set_epoch(self, epoch: int) -> None:
-        """Start the pass of ``epoch`` (drops whatever is left of the current pass)."""
+        """Start the pass of ``epoch`` (drops whatever is left of the current pass).
+
+        A dataset with ``set_epoch`` (generated data, ``shapes.stream``) is told the epoch too,
+        before the workers are started with their copy of it.
+        """
         self._epoch = epoch
-        sampler = getattr(self._loader, "sampler", None)
+        # A PrefetchLoader (CUDA) keeps the DataLoader as ``loader``.
+        loader = getattr(self._loader, "loader", self._loader)
+        sampler = getattr(loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
+        dataset = getattr(loader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
         self._iterator = iter(self._loader)
 
     def __next__(self) -> Any:

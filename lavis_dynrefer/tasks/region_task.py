@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import torch
 from lavis.common.dist_utils import is_main_process
 from lavis.common.registry import registry
 from lavis.tasks.base_task import BaseTask
@@ -57,6 +58,29 @@ class RegionTaskSpec:
     prepare_model: Callable[[Any, RegionAnnotationFile], None] | None = None
 
 
+PARTS_LOG_EVERY = 50
+
+
+class RunningMeans:
+    """Means of a model's scalar outputs over the last ``every`` training steps, logged."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.steps = 0
+        self._sums: dict[str, float] = {}
+
+    def add(self, output: Mapping[str, Any]) -> None:
+        """Count one step's 0-d tensors (all but ``loss``, which LAVIS logs itself)."""
+        for key, value in output.items():
+            if key != "loss" and isinstance(value, torch.Tensor) and value.numel() == 1:
+                self._sums[key] = self._sums.get(key, 0.0) + float(value.detach())
+        self.steps += 1
+        if self.steps % self.every == 0 and self._sums:
+            logger.info("steps %d-%d: %s", self.steps - self.every + 1, self.steps,
+                        ", ".join(f"{k} {v / self.every:.4f}" for k, v in self._sums.items()))
+            self._sums = {}
+
+
 @dataclasses.dataclass(frozen=True)
 class _EvaluatedSplit:
     gt: RegionAnnotationFile
@@ -83,11 +107,20 @@ class RegionTask(BaseTask):
         self.metric_fn = metric_fn or EVALUATORS[self.spec.metric]
         self._dataset: Any = None
         self._evaluated: _EvaluatedSplit | None = None
+        self._parts = RunningMeans(PARTS_LOG_EVERY)
 
     @classmethod
     def setup_task(cls, cfg: Any = None, **kwargs: Any) -> RegionTask:
         """LAVIS entry point: the task from the config's ``run:`` section."""
         return cls(options=TaskOptions.from_run_cfg(cfg.run_cfg if cfg is not None else None))
+
+    def train_step(self, model: Any, samples: dict[str, Any]) -> torch.Tensor:
+        """LAVIS's training step (the model's ``loss``). LAVIS logs only the total; the model's
+        other scalars (loss parts, accuracies) are averaged and logged every
+        ``PARTS_LOG_EVERY`` steps."""
+        output = model(samples)
+        self._parts.add(output)
+        return output["loss"]
 
     def valid_step(self, model: Any, samples: dict[str, Any]) -> list[dict[str, Any]]:
         """Result records (data-and-metrics.md section 2) of one eval batch of R regions."""
