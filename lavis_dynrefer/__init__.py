@@ -24,6 +24,7 @@ from lavis_dynrefer.processors.multi_view import (  # noqa: F401  (registers the
     MultiViewOutput,
     MultiViewProcessor,
 )
+from lavis_dynrefer.shapes import towers  # noqa: E402, F401  (registers the shapes towers model)
 
 __version__ = "0.1.0"
 

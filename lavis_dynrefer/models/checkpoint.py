@@ -349,6 +349,30 @@ def load_dynrefer_checkpoint(model: DynReferModel, path: Source,
     return _dynrefer(model, checkpoint, source, owned, check_llm_alias)
 
 
+# ---------------------------------------------------------------- towers pre-trained by us
+PRETRAINED_TOWER_PREFIXES = ("vision.",)
+PRETRAINING_ONLY_PREFIXES = ("head.",)
+
+
+def load_pretrained_towers(model: DynReferModel, path: Source) -> LoadReport:
+    """Load the ViT of a tower pre-training run of ours (``shapes.towers``): every
+    ``vision.*`` tensor of the model must be in the file; its pre-training ``head.*`` is
+    skipped (reported as dropped); any other key is refused.
+
+    Raises:
+        CheckpointError: naming missing, unexpected or misshapen keys; the model is unchanged.
+    """
+    checkpoint, source, owned = open_source(path)
+    state = model_state(checkpoint, source)
+    towers = {k: v for k, v in state.items() if not k.startswith(PRETRAINING_ONLY_PREFIXES)}
+    required = [n for n in _param_names(model) if n.startswith(PRETRAINED_TOWER_PREFIXES)]
+    report = load_state(model, towers, kind="pretrained towers", source=source,
+                        rename=lambda key: key if key.startswith(PRETRAINED_TOWER_PREFIXES)
+                        else None, required=required, owned=owned)
+    report.dropped.extend(k for k in state if k.startswith(PRETRAINING_ONLY_PREFIXES))
+    return _logged(report)
+
+
 def load_any_checkpoint(model: DynReferModel, path: Source) -> LoadReport:
     """Pick the loader from the contents: a folder is Flan-T5; a file is ours, the release's,
     BLIP-2's or a flat EVA ViT by its key names (``checkpoint_mapping.detect_layout``); a
@@ -378,14 +402,15 @@ def load_any_checkpoint(model: DynReferModel, path: Source) -> LoadReport:
 
 def load_configured_weights(model: DynReferModel) -> list[LoadReport]:
     """Load the files named in ``model.config.weights`` (yaml ``model.weights``), in the order
-    ViT, Flan-T5, BLIP-2, text tower, DynRefer checkpoint; returns their reports. Paths are
+    ViT, Flan-T5, BLIP-2, text tower, pre-trained towers, DynRefer checkpoint; returns their
+    reports. Paths are
     taken from the working directory, else from the installed package (shipped weights)."""
     from lavis_dynrefer.models.build import resolve_path
 
     weights = model.config.weights
     steps = [(weights.eva_vit, load_eva_vit), (weights.flan_t5, load_flan_t5),
              (weights.blip2, load_blip2_checkpoint), (weights.text_tower, load_text_tower),
-             (weights.checkpoint, load_any_checkpoint)]
+             (weights.towers, load_pretrained_towers), (weights.checkpoint, load_any_checkpoint)]
     reports = []
     for path, loader in steps:
         if path:
