@@ -10,6 +10,8 @@ step instead, from ``init_lr`` after ``warmup_steps`` down to ``min_lr`` at the 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from lavis.common.registry import registry
@@ -70,3 +72,27 @@ class LinearWarmupStepCosineLRScheduler:
         lr = self.lr_at(cur_epoch, cur_step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+
+
+def build_lr_scheduler(run_cfg: Any, optimizer: torch.optim.Optimizer, *, max_epoch: int,
+                       min_lr: float, init_lr: float, iters_per_epoch: Callable[[], int]) -> Any:
+    """``run.lr_sched`` with the arguments LAVIS's runner gives it, plus ``iters_per_epoch()``
+    for a schedule that needs it (``NEEDS_ITERS_PER_EPOCH``; it is only called then).
+
+    Raises:
+        ValueError: ``run.lr_sched`` names no registered schedule (the known ones are listed).
+    """
+    schedule = registry.get_lr_scheduler_class(run_cfg.lr_sched)
+    if schedule is None:
+        known = sorted(registry.mapping["lr_scheduler_name_mapping"])
+        raise ValueError(f"run.lr_sched {run_cfg.lr_sched!r} is not a registered schedule: "
+                         f"{known}")
+    kwargs: dict[str, Any] = {
+        "optimizer": optimizer, "max_epoch": max_epoch, "min_lr": min_lr, "init_lr": init_lr,
+        "decay_rate": run_cfg.get("lr_decay_rate", None),
+        "warmup_start_lr": run_cfg.get("warmup_lr", -1),
+        "warmup_steps": run_cfg.get("warmup_steps", 0),
+    }
+    if getattr(schedule, "NEEDS_ITERS_PER_EPOCH", False):
+        kwargs["iters_per_epoch"] = iters_per_epoch()
+    return schedule(**kwargs)

@@ -50,6 +50,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from lavis_dynrefer import names
 from lavis_dynrefer.runners.distributed import seed_everything
 from lavis_dynrefer.runners.loaders import create_loaders, set_loader_epoch
+from lavis_dynrefer.runners.lr_schedule import build_lr_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -228,24 +229,13 @@ class DynReferRunner(RunnerBase):
 
     @property
     def lr_scheduler(self) -> Any:
-        """``run.lr_sched`` built as LAVIS builds it; a step-based schedule
-        (``NEEDS_ITERS_PER_EPOCH``) also gets the training loader's steps per epoch."""
+        """``run.lr_sched`` built as LAVIS builds it (``lr_schedule.build_lr_scheduler``); a
+        step-based schedule also gets the training loader's steps per epoch."""
         if self._lr_sched is None:
-            run_cfg = self.config.run_cfg
-            schedule = registry.get_lr_scheduler_class(run_cfg.lr_sched)
-            if schedule is None:
-                known = sorted(registry.mapping["lr_scheduler_name_mapping"])
-                raise ValueError(f"run.lr_sched {run_cfg.lr_sched!r} is not a registered "
-                                 f"schedule: {known}")
-            kwargs: dict[str, Any] = {
-                "optimizer": self.optimizer, "max_epoch": self.max_epoch, "min_lr": self.min_lr,
-                "init_lr": self.init_lr, "decay_rate": run_cfg.get("lr_decay_rate", None),
-                "warmup_start_lr": run_cfg.get("warmup_lr", -1),
-                "warmup_steps": run_cfg.get("warmup_steps", 0),
-            }
-            if getattr(schedule, "NEEDS_ITERS_PER_EPOCH", False):
-                kwargs["iters_per_epoch"] = len(self.train_loader)
-            self._lr_sched = schedule(**kwargs)
+            self._lr_sched = build_lr_scheduler(
+                self.config.run_cfg, self.optimizer, max_epoch=self.max_epoch,
+                min_lr=self.min_lr, init_lr=self.init_lr,
+                iters_per_epoch=lambda: len(self.train_loader))
         return self._lr_sched
 
     @property

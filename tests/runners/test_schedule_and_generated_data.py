@@ -60,3 +60,28 @@ def test_epoch_loader_tells_the_dataset_the_epoch(workers):
     assert set(next(loader)[:, 0].tolist()) == {4}
     loader.set_epoch(5)
     assert set(next(loader)[:, 0].tolist()) == {5}
+
+
+def test_the_runner_builds_schedules_by_name():
+    from omegaconf import OmegaConf
+
+    from lavis_dynrefer.runners.lr_schedule import build_lr_scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    asked = []
+
+    def steps():
+        asked.append(True)
+        return 7
+
+    run = OmegaConf.create({"lr_sched": "linear_warmup_step_cosine_lr", "warmup_steps": 3})
+    schedule = build_lr_scheduler(run, optimizer, max_epoch=2, min_lr=0.0, init_lr=1.0,
+                                  iters_per_epoch=steps)
+    assert schedule.total_steps == 14 and asked == [True]
+    lavis = build_lr_scheduler(OmegaConf.create({"lr_sched": "linear_warmup_cosine_lr"}),
+                               optimizer, max_epoch=2, min_lr=0.0, init_lr=1.0,
+                               iters_per_epoch=steps)
+    assert type(lavis).__name__ == "LinearWarmupCosineLRScheduler" and asked == [True]
+    with pytest.raises(ValueError, match="'cosine' is not a registered schedule"):
+        build_lr_scheduler(OmegaConf.create({"lr_sched": "cosine"}), optimizer, max_epoch=1,
+                           min_lr=0.0, init_lr=1.0, iters_per_epoch=steps)
