@@ -309,7 +309,7 @@ class DynReferConfig(RangeChecked):
         LAVIS's own keys of a ``model:`` section (``arch``, ``model_type``, ``pretrained``, ...)
         are accepted and left to LAVIS.
         """
-        mapping = dict(_plain(mapping) or {})
+        mapping = _legacy_keys(dict(_plain(mapping) or {}))
         stages = {}
         for f in dataclasses.fields(cls):
             if f.default_factory is not dataclasses.MISSING and f.name in mapping:
@@ -326,6 +326,16 @@ class DynReferConfig(RangeChecked):
 # Keys LAVIS itself reads from a model section; the model config does not model them.
 LAVIS_MODEL_KEYS = ("arch", "model_type", "load_pretrained", "load_finetuned", "pretrained",
                     "finetuned")
+
+
+def _legacy_keys(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Keys of older versions, translated: ``train_towers: true`` (before ``frozen``) meant
+    that nothing is frozen, ``false`` the paper's default. Checkpoints written then record it."""
+    if "train_towers" in mapping:
+        train = mapping.pop("train_towers")
+        if "frozen" not in mapping and train:
+            mapping["frozen"] = ()
+    return mapping
 
 
 def _plain(node: Any) -> Any:

@@ -121,3 +121,13 @@ def test_other_mistakes_keep_their_messages():
     with pytest.raises(ConfigError, match=r"^model\.text: width must be positive, got 0"):
         DynReferConfig.from_mapping({"text": {"width": 0}})
     assert dataclasses.replace(DynReferConfig(), region_chunk=2).region_chunk == 2
+
+
+@pytest.mark.parametrize(("legacy", "frozen"), [
+    ({"train_towers": True}, ()),
+    ({"train_towers": False}, DynReferConfig().frozen),
+    ({"train_towers": True, "frozen": ["vision"]}, ("vision",)),
+])
+def test_checkpoints_from_before_frozen_still_read(legacy, frozen):
+    # Configs recorded before ``frozen`` replaced ``train_towers`` (e.g. the first shapes model).
+    assert DynReferConfig.from_mapping(legacy).frozen == frozen
