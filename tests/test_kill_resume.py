@@ -2,7 +2,8 @@
 ``run.resume_ckpt_path`` ends exactly as an uninterrupted run with the same seed.
 
 Real processes (``python -m lavis_dynrefer.train``) with the project's
-``projects/dynrefer/train_shapes.yaml`` on a small generated shapes split, fine-tuning the shipped
+``projects/dynrefer/train_shapes.yaml`` (training scenes generated on the fly, new ones each
+epoch, so the resumed epochs must regenerate exactly the same scenes), fine-tuning the shipped
 ``shapes`` weights: the ``region_caption`` task with a validation split, a checkpoint every
 epoch and a test phase on the best epoch. Compared: every parameter
 and optimizer state of the last checkpoint (bit for bit), the best checkpoint, the per-epoch
@@ -30,15 +31,18 @@ PROJECT_YAML = Path(__file__).resolve().parents[1] / "projects/dynrefer/train_sh
 
 
 def _command(root: Path, output_dir: Path, *options: str) -> list[str]:
-    """The project's shapes training yaml on a small generated split, fine-tuning the shipped
-    weights (so the validation metric is positive and a best checkpoint exists)."""
+    """The project's shapes training yaml on 4 generated scenes per epoch and a small val split,
+    fine-tuning the shipped weights (so the validation metric is positive and a best checkpoint
+    exists)."""
     data = root / "data"
     return [sys.executable, "-m", "lavis_dynrefer.train", "--cfg-path", str(PROJECT_YAML),
             "--options",
             "model.weights.checkpoint=assets/shapes/dynrefer_shapes.pth",
-            f"datasets.shapes.build_info.annotations.train.storage={data / 'train_regions.json'}",
-            f"datasets.shapes.build_info.annotations.val.storage={data / 'val_regions.json'}",
-            f"run.max_epoch={EPOCHS}", "run.batch_size_train=4", "run.batch_size_eval=4",
+            "datasets.shapes_generated.scenes_per_epoch=4",
+            "datasets.shapes_generated.image_size=112",
+            f"datasets.shapes_generated.build_info.annotations.val.storage="
+            f"{data / 'val_regions.json'}",
+            f"run.max_epoch={EPOCHS}", "run.batch_size_train=2", "run.batch_size_eval=4",
             "run.num_workers=0", "run.warmup_steps=2", "run.init_lr=1e-4", "run.test_splits=[val]",
             f"run.output_dir={output_dir}", *options]
 
@@ -94,7 +98,7 @@ def _assert_same_tensors(got: dict, expected: dict, what: str) -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("kill_resume")
-    write_dataset(root / "data", seed=3, counts={"train": 4, "val": 2}, size=112)
+    write_dataset(root / "data", seed=3, counts={"val": 2}, size=112)
     _run(_command(root, root / "uninterrupted"), cwd=root)
     (straight,) = list((root / "uninterrupted").iterdir())
     killed = _kill_after_first_checkpoint(_command(root, root / "interrupted"), root,
