@@ -86,7 +86,7 @@ def test_the_shipped_model_loads_its_weights_offline():
     assert set(params) <= set(saved)
     for name in ("vision.vit.blocks.0.attn.qkv.weight", "language.memory", "fusion.0.weight"):
         assert torch.equal(params[name], saved[name].float()), name
-    assert vis["eval"].config.image_size == 112 and model.config.tag_threshold == 0.9
+    assert vis["eval"].config.image_size == 112 and model.config.tag_threshold == 0.97
     assert len(model.class_names) == 8 and model.attribute_prompts.num_attributes == 28
 
 
