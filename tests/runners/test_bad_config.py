@@ -92,7 +92,8 @@ def test_launch_checks_are_one_line(tmp_path, change, message):
 # cpu, cuda, ..." (device).
 @pytest.mark.parametrize(("key", "value", "expected"), [
     ("lr_sched", "no_such_schedule", "a registered LR scheduler (linear_warmup_cosine_lr, "
-                                     "linear_warmup_step_lr), got 'no_such_schedule' (str)"),
+                                     "linear_warmup_step_cosine_lr, linear_warmup_step_lr), "
+                                     "got 'no_such_schedule' (str)"),
     ("accum_grad_iters", 0, "an integer >= 1, got 0 (int)"),
     ("max_epoch", "two", "an integer >= 1, got 'two' (str)"),
     ("max_epoch", 0, "an integer >= 1, got 0 (int)"),
