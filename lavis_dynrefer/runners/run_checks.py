@@ -95,6 +95,9 @@ RULES: dict[str, Rule] = {
     "max_epoch": _integer(1),
     "warmup_steps": _integer(0),
     "accum_grad_iters": _integer(1),
+    # Ours (runners/grad_clip.py); LAVIS's loop does not clip. Unset or null: no clipping.
+    "max_grad_norm": Rule("a number > 0 or null",
+                          _number("", lambda v: v > 0, text_ok=False).accepts, nullable=True),
     # data loading
     "batch_size_train": _integer(1),
     "batch_size_eval": _integer(1),

@@ -49,6 +49,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from lavis_dynrefer import names
 from lavis_dynrefer.runners.distributed import seed_everything
+from lavis_dynrefer.runners.grad_clip import clip_gradients_before_step
 from lavis_dynrefer.runners.loaders import create_loaders, set_loader_epoch
 from lavis_dynrefer.runners.lr_schedule import build_lr_scheduler
 
@@ -215,7 +216,8 @@ class DynReferRunner(RunnerBase):
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
-        """AdamW over the release's two parameter groups (``optimizer_param_groups``)."""
+        """AdamW over the release's two parameter groups (``optimizer_param_groups``); with
+        ``run.max_grad_norm`` the gradients are clipped to that norm before each step."""
         if self._optimizer is None:
             run_cfg = self.config.run_cfg
             groups = optimizer_param_groups(self.unwrap_dist_model(self.model),
@@ -225,6 +227,11 @@ class DynReferRunner(RunnerBase):
                         len(groups[0]["params"]), len(groups[1]["params"]))
             self._optimizer = torch.optim.AdamW(groups, lr=float(run_cfg.init_lr),
                                                 betas=(0.9, run_cfg.get("beta2", 0.999)))
+            max_norm = run_cfg.get("max_grad_norm")
+            if max_norm is not None:
+                clip_gradients_before_step(self._optimizer, float(max_norm))
+                logger.info("gradients clipped to a global norm of %g before each step",
+                            max_norm)
         return self._optimizer
 
     @property

@@ -119,6 +119,8 @@ def test_launch_checks_are_one_line(tmp_path, change, message):
     ("device", 0, "a torch device such as 'cpu', 'cuda' or 'cuda:0', got 0 (int)"),
     ("output_dir", ["out"], "a non-empty string, got ['out'] (list)"),
     ("beta2", 1.0, "a number in [0, 1), got 1.0 (float)"),
+    ("max_grad_norm", 0, "a number > 0 or null, got 0 (int)"),
+    ("max_grad_norm", "1.0", "a number > 0 or null, got '1.0' (str)"),
 ])
 def test_bad_run_values_are_one_line_errors_naming_the_key(tmp_path, key, value, expected):
     path = _config(tmp_path, **{key: value})
