@@ -41,6 +41,8 @@ from lavis_dynrefer.shapes.truth import caption_truth
 logger = logging.getLogger("lavis_dynrefer.shapes.benchmark")
 
 RESULT_KEYS = ("id", "image_id", "bbox", "caption", "score", "tags", "attr", "cls")
+#: ``--selection`` -> the processor mode that selects views that way.
+SELECTION_MODES = {"phash": "eval", "random": "train", "fixed": "fixed"}
 
 
 def build_model(model_type: str, checkpoint: str | None):
@@ -77,8 +79,16 @@ def view_settings(model_type: str, selection: str, fixed_ts: Sequence[float]) ->
         if settings["mode"] == "fixed":
             settings["candidates"] = tuple(processor.candidates)
         return settings
-    mode = {"phash": "eval", "random": "train", "fixed": "fixed"}[selection]
+    mode = SELECTION_MODES[selection]
     return {"mode": mode, **({"candidates": tuple(fixed_ts)} if mode == "fixed" else {})}
+
+
+def selection_name(views: dict) -> str:
+    """How ``view_settings`` chose the views, as the summary names it: ``phash``, ``random``
+    or ``fixed [t, ...]``."""
+    if views["mode"] == "fixed":
+        return f"fixed {list(views['candidates'])}"
+    return {mode: name for name, mode in SELECTION_MODES.items()}[views["mode"]]
 
 
 def predict(model, dataset: RegionDataset, batch_images: int) -> list[dict]:
@@ -191,9 +201,7 @@ def run(args: argparse.Namespace) -> str:
                             "region_token_cosine": resampler.token_cosine()}
     if args.by_kind:
         metrics["region_caption_by_kind"] = score_by_kind(gt, records)
-    selection = views["mode"] if views["mode"] != "fixed" else f"fixed {list(views['candidates'])}"
-    selection = {"eval": "phash", "train": "random"}.get(selection, selection)
-    summary = {"checkpoint": args.checkpoint or "shipped", "selection": selection,
+    summary = {"checkpoint": args.checkpoint or "shipped", "selection": selection_name(views),
                "num_views": model.config.region.num_views, "split": args.split,
                "tag_threshold": model.config.tag_threshold,
                "regions": len(records)}
