@@ -385,7 +385,13 @@ def load_any_checkpoint(model: DynReferModel, path: Source) -> LoadReport:
     """
     if not isinstance(path, Mapping) and Path(path).is_dir():
         return load_flan_t5(model, path)
-    checkpoint, source, owned = _open_ours(path)
+    return load_opened_checkpoint(model, *_open_ours(path))
+
+
+def load_opened_checkpoint(model: DynReferModel, checkpoint: Any, source: str,
+                           owned: bool = True) -> LoadReport:
+    """``load_any_checkpoint`` for a file already read (``read_checkpoint``): ``source`` names
+    it in every message; ``owned``: its tensors may be kept without copying."""
     try:
         layout = detect_layout(model_state(checkpoint, source))
     except ValueError as err:

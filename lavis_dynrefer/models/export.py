@@ -19,36 +19,11 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from lavis_dynrefer.models.checkpoint_io import CheckpointError, model_state, read_checkpoint
 from lavis_dynrefer.models.safetensors_io import save_safetensors
 
 logger = logging.getLogger("lavis_dynrefer.models.export")
-
-
-def _model_section(checkpoint: Any, model_type: str | None) -> dict[str, Any]:
-    """The yaml ``model:`` section to build from, as LAVIS makes it: the model type's yaml
-    (``--model-type``, else the checkpoint's ``config.model.model_type``) with the checkpoint's
-    ``config.model`` merged over it."""
-    from omegaconf import OmegaConf
-
-    from lavis_dynrefer.models.dynrefer import DynReferModel
-
-    config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
-    section = config.get("model") if isinstance(config, Mapping) else None
-    section = dict(section) if isinstance(section, Mapping) else {}
-    model_type = model_type or section.get("model_type")
-    if model_type is None:
-        raise CheckpointError("--all-params needs the model's config: the checkpoint has no "
-                              "'config.model.model_type' (not a runner checkpoint); pass "
-                              "--model-type")
-    known = DynReferModel.PRETRAINED_MODEL_CONFIG_DICT
-    if model_type not in known:
-        raise CheckpointError(f"model type {model_type!r} is not one of {sorted(known)}")
-    base = OmegaConf.load(DynReferModel.default_config_path(model_type)).model
-    merged = OmegaConf.merge(base, {**section, "model_type": model_type})
-    return OmegaConf.to_container(merged, resolve=True)
 
 
 def export_checkpoint(checkpoint_path: str | Path, out: str | Path, all_params: bool = False,
@@ -66,17 +41,12 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, all_params: 
     state = model_state(checkpoint, source)
     config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
     if all_params:
-        from omegaconf import OmegaConf
+        from lavis_dynrefer.models.rebuild import rebuild_model
 
-        from lavis_dynrefer.models.checkpoint import load_dynrefer_checkpoint
-        from lavis_dynrefer.models.dynrefer import DynReferModel
-
-        section = _model_section(checkpoint, model_type)
-        model = DynReferModel.from_config(OmegaConf.create(section))
+        model, section = rebuild_model(checkpoint, source, model_type)
         if not any(dataclasses.asdict(model.config.weights).values()):
             logger.warning("model.weights names no pretrained files: the frozen towers written "
                            "are the random initialisation of the build")
-        load_dynrefer_checkpoint(model, checkpoint)
         state = model.state_dict()
         config = {**(config or {}), "model": section}
     return save_safetensors(state, out, config=config, model_type=model_type)

@@ -46,24 +46,18 @@ SELECTION_MODES = {"phash": "eval", "random": "train", "fixed": "fixed"}
 
 
 def build_model(model_type: str, checkpoint: str | None):
-    """The model type's model; with a checkpoint, rebuilt from the config saved in it."""
-    from lavis_dynrefer.models.checkpoint import load_any_checkpoint
+    """The model type's model; with a checkpoint, rebuilt as it was trained
+    (``models.rebuild``: its saved config, the pretrained files it names, then the file)."""
     from lavis_dynrefer.models.checkpoint_io import read_checkpoint
     from lavis_dynrefer.models.dynrefer import DynReferModel
+    from lavis_dynrefer.models.rebuild import rebuild_model
 
-    cfg = OmegaConf.load(DynReferModel.default_config_path(model_type)).model
-    if checkpoint:
-        if not Path(checkpoint).is_file():
-            raise CliError(f"--checkpoint {checkpoint}: no such file")
-        saved = read_checkpoint(checkpoint)
-        if isinstance(saved, dict) and isinstance(saved.get("config"), dict):
-            cfg = OmegaConf.merge(cfg, saved["config"].get("model", {}))
-        # A runner checkpoint of a model with frozen towers lacks them: they come from the
-        # files its config names (e.g. weights.towers); the checkpoint itself is loaded below.
-        cfg.weights = {**cfg.get("weights", {}), "checkpoint": None}
-    model = DynReferModel.from_config(cfg)
-    if checkpoint:
-        load_any_checkpoint(model, checkpoint)
+    if not checkpoint:
+        return DynReferModel.from_config(
+            OmegaConf.load(DynReferModel.default_config_path(model_type)).model).eval()
+    if not Path(checkpoint).is_file():
+        raise CliError(f"--checkpoint {checkpoint}: no such file")
+    model, _ = rebuild_model(read_checkpoint(checkpoint), checkpoint, model_type)
     return model.eval()
 
 

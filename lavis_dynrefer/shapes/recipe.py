@@ -108,24 +108,16 @@ def train(yaml: Path, output_dir: Path, options: Sequence[str]) -> Path:
     return checkpoints[-1]
 
 
-def export_shapes_model(checkpoint: Path, towers: Path, out: Path) -> Path:
+def export_shapes_model(checkpoint: Path, out: Path) -> Path:
     """One fp16 file with every parameter (the frozen ViT included) and the model config."""
-    from omegaconf import OmegaConf
-
-    from lavis_dynrefer.models.checkpoint import load_dynrefer_checkpoint
     from lavis_dynrefer.models.checkpoint_io import read_checkpoint
-    from lavis_dynrefer.models.dynrefer import DynReferModel
+    from lavis_dynrefer.models.rebuild import rebuild_model
 
-    saved = read_checkpoint(str(checkpoint))
-    section = OmegaConf.merge(OmegaConf.load(DynReferModel.default_config_path("shapes")).model,
-                              saved["config"]["model"])
-    section.weights = {"towers": str(towers), "checkpoint": None}
-    model = DynReferModel.from_config(section)
-    load_dynrefer_checkpoint(model, saved)
-    section.weights = {"checkpoint": None}
+    model, section = rebuild_model(read_checkpoint(str(checkpoint)), str(checkpoint))
+    section["weights"] = {"checkpoint": None}
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": state, "config": {"model": OmegaConf.to_container(section)}}, out)
+    torch.save({"model": state, "config": {"model": section}}, out)
     logger.info("wrote %s (%.1f MB)", out, out.stat().st_size / 2**20)
     return out
 
@@ -176,7 +168,7 @@ def run(args: argparse.Namespace) -> str:
                   f"datasets.shapes_generated.build_info.annotations.val.storage="
                   f"{data / 'val_regions.json'}", *arm.options, *args.options])
     trained = time.perf_counter() - start
-    weights = export_shapes_model(last, towers, out / args.arm / "dynrefer_shapes.pth")
+    weights = export_shapes_model(last, out / args.arm / "dynrefer_shapes.pth")
     if args.ship:
         shutil.copyfile(weights, SHIPPED)
         logger.info("shipped %s", SHIPPED)
