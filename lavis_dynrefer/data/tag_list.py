@@ -3,6 +3,10 @@
 The line order is the tag index (the tagging decoder's K outputs), so a loader must not skip or
 merge lines: a blank line or a repeated tag in the middle would silently shift every later index
 against another tool that reads the same file line by line. Such files are rejected instead.
+
+Tags keep their case, as the release's loader keeps it (``tag.strip()``): RAM's list has 18 tags
+such as "French fries", and control words are case-sensitive text. Caption phrases are
+lower-case, so ``tag_index`` also answers a tag's case-folded name.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ class TagListError(ValueError):
 
 
 def load_tag_list(path: str | Path) -> list[str]:
-    """Read a one-tag-per-line file; tags are stripped and lower-cased (as the release does).
+    """Read a one-tag-per-line file; tags are stripped, their case kept (as the release does).
 
     Trailing blank lines at the end of the file are allowed.
 
@@ -28,7 +32,9 @@ def load_tag_list(path: str | Path) -> list[str]:
 
     Raises:
         FileNotFoundError: naming the file.
-        TagListError: naming the file and line of a blank line or a duplicate, or an empty file.
+        TagListError: naming the file and line of a blank line or a duplicate (tags that differ
+            only in case count as duplicates: a lower-case phrase could not tell them apart),
+            or an empty file.
     """
     path = Path(path)
     if not path.is_file():
@@ -41,14 +47,13 @@ def load_tag_list(path: str | Path) -> list[str]:
     tags: list[str] = []
     first_line: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
-        tag = line.strip().lower()
+        tag = line.strip()
         if not tag:
             raise TagListError(f"{path}:{number}: blank line inside the tag list")
-        if tag in first_line:
-            raise TagListError(
-                f"{path}:{number}: duplicate tag {tag!r} (first on line {first_line[tag]})"
-            )
-        first_line[tag] = number
+        if tag.casefold() in first_line:
+            raise TagListError(f"{path}:{number}: duplicate tag {tag!r} (first on line "
+                               f"{first_line[tag.casefold()]})")
+        first_line[tag.casefold()] = number
         tags.append(tag)
     return tags
 
@@ -58,11 +63,11 @@ def write_tag_list(tags: Sequence[str], path: str | Path) -> Path:
     path = Path(path)
     seen: set[str] = set()
     for index, tag in enumerate(tags):
-        if not tag.strip() or "\n" in tag or tag != tag.strip().lower():
-            raise TagListError(f"tag {index} {tag!r}: must be non-empty, stripped, lower-case")
-        if tag in seen:
+        if not tag.strip() or "\n" in tag or tag != tag.strip():
+            raise TagListError(f"tag {index} {tag!r}: must be non-empty and stripped")
+        if tag.casefold() in seen:
             raise TagListError(f"tag {index} {tag!r}: duplicate")
-        seen.add(tag)
+        seen.add(tag.casefold())
     if not tags:
         raise TagListError(f"refusing to write an empty tag list to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,8 +76,14 @@ def write_tag_list(tags: Sequence[str], path: str | Path) -> Path:
 
 
 def tag_index(tags: Sequence[str]) -> dict[str, int]:
-    """Map tag -> index for a loaded tag list."""
-    return {tag: index for index, tag in enumerate(tags)}
+    """Map tag -> index for a loaded tag list, under its own name and its case-folded name
+    (a caption's lower-case phrase "french fries" finds "French fries").
+
+    >>> tag_index(["French fries", "car"])
+    {'french fries': 0, 'car': 1, 'French fries': 0}
+    """
+    folded = {tag.casefold(): index for index, tag in enumerate(tags)}
+    return {**folded, **{tag: index for index, tag in enumerate(tags)}}
 
 
 def tags_in_vocabulary(phrases: Iterable[str], index: Mapping[str, int]) -> list[int]:

@@ -26,6 +26,7 @@ from lavis.common.registry import registry
 from lavis.models.base_model import BaseModel
 
 from lavis_dynrefer import names
+from lavis_dynrefer.data.tag_list import tag_index
 from lavis_dynrefer.models.align import ViewAlign
 from lavis_dynrefer.models.config import DynReferConfig, GenerationConfig
 from lavis_dynrefer.models.contrastive import ContrastiveDecoder
@@ -97,7 +98,7 @@ class DynReferModel(BaseModel):
         self.text_tower = text_tower
         self.text_tokenizer = text_tokenizer
         self.tags = tuple(tags)
-        self.tag_index = {tag: i for i, tag in enumerate(self.tags)}
+        self.tag_index = tag_index(self.tags)  # own and case-folded names
         self.tag_table = TextEmbeddingTable(self.tags, text_tower.config.embed_dim)
         self.attribute_table: TextEmbeddingTable | None = None
         self.attribute_prompts: AttributePrompts | None = None

@@ -18,14 +18,29 @@ from lavis_dynrefer.data.tag_list import (
 def test_load_tag_list(tmp_path):
     path = tmp_path / "tags.txt"
     path.write_text("Car\n red car \nroad\n\n\n", encoding="utf-8")
-    assert load_tag_list(path) == ["car", "red car", "road"]
+    assert load_tag_list(path) == ["Car", "red car", "road"]
+
+
+def test_tag_case_is_the_releases(tmp_path):
+    # The release reads its list with fr.readlines() and tag.strip() (dataset.py, dynrefer_t5.py):
+    # 18 RAM tags keep capitals, and they are control-word text.
+    text = "3D CG rendering\nFrench fries\n french toast\nWii controller \ncar\n"
+    path = tmp_path / "ram.txt"
+    path.write_text(text, encoding="utf-8")
+    release = [tag.strip() for tag in path.open().readlines()]
+    assert load_tag_list(path) == release
+    # Caption phrases are lower-case: they still find the capitalised tags.
+    index = tag_index(release)
+    assert tags_in_vocabulary(["french fries", "wii controller", "Car"], index) == [1, 3]
+    assert index["French fries"] == index["french fries"] == 1
 
 
 @pytest.mark.parametrize("text, message", [
     ("", "tag list is empty"),
     ("\n\n", "tag list is empty"),
     ("car\n\nroad\n", "tags.txt:2: blank line"),
-    ("car\nroad\nCar\n", "tags.txt:3: duplicate tag 'car' \\(first on line 1\\)"),
+    ("car\nroad\ncar\n", "tags.txt:3: duplicate tag 'car' \\(first on line 1\\)"),
+    ("car\nroad\nCar\n", "tags.txt:3: duplicate tag 'Car' \\(first on line 1\\)"),
 ])
 def test_load_tag_list_rejects(tmp_path, text, message):
     path = tmp_path / "tags.txt"
