@@ -93,13 +93,20 @@ class LanguageDecoder(nn.Module):
 
     def encoder_inputs(self, region_tokens: torch.Tensor, control: list[str]
                        ) -> tuple[torch.Tensor, torch.Tensor]:
-        """[R, Q, D] + R control strings -> inputs_embeds [R, Q + T, M], mask [R, Q + T]."""
+        """[R, Q, D] + R control strings -> inputs_embeds [R, Q + T, M] (float32), mask
+        [R, Q + T].
+
+        As the release's ``llm_forward``: the projection runs under the T5's autocast (bf16
+        region tokens for a bf16 T5), the control-word embeddings plus the fp32 memory are fp32,
+        and their concatenation stays fp32, so the T5 encoder's residual stream starts in fp32.
+        """
         if len(control) != region_tokens.shape[0]:
             raise ValueError(f"{len(control)} control strings for {region_tokens.shape[0]} regions")
-        regions = self.proj(region_tokens)
+        with self.t5.autocast(region_tokens.device):
+            regions = self.proj(region_tokens)
         words = self._tokens(control, region_tokens.device)
         embed = self.t5.model.get_input_embeddings()(words.input_ids).float() + self.memory
-        inputs = torch.cat([regions, embed], dim=1).to(self.t5.dtype)
+        inputs = torch.cat([regions.float(), embed], dim=1)
         region_mask = torch.ones(regions.shape[:2], dtype=torch.long, device=regions.device)
         return inputs, torch.cat([region_mask, words.attention_mask], dim=1)
 
