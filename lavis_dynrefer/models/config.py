@@ -256,6 +256,10 @@ class DynReferConfig(RangeChecked):
             train (a frozen random tower is not the method).
         tag_threshold: sigmoid threshold of predicted tags (0.7; 0.8 VG, 0.76 RefCOCOg).
         region_chunk: regions per chunk in ``predict_answers`` (bounded memory).
+        attribute_score: how ``attr`` is written: ``release`` sigmoid(s), as the release and
+            method.md write it (values near 0.5-0.75 for any region); ``siglip`` the SigLIP
+            probability sigmoid(s * e^t + b) the label term trains (the shapes model). The
+            rankings, and so OVAD AP, are the same.
     """
 
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -290,6 +294,7 @@ class DynReferConfig(RangeChecked):
     # suits a small batch).
     rtc_logit_bias_init: float = -10.0
     region_chunk: int = 64
+    attribute_score: Literal["release", "siglip"] = "release"
 
     # A threshold of 0 or 1 would pass every tag or none as control words.
     RANGES: ClassVar[Mapping[str, Range]] = {

@@ -39,7 +39,8 @@ class ContrastiveDecoder(nn.Module):
 
     def probabilities(self, region_tokens: torch.Tensor, text_embeds: torch.Tensor
                       ) -> torch.Tensor:
-        """sigmoid(s * exp(t) + b) [R, N], the matching probability (attribute scores)."""
+        """sigmoid(s * exp(t) + b) [R, N], the SigLIP matching probability the loss is
+        calibrated for (attribute scores are sigmoid(s), as in the release)."""
         sims = self.decoder(region_tokens, text_embeds)
         return torch.sigmoid(sims * self.logit_scale.exp() + self.logit_bias)
 

@@ -338,7 +338,11 @@ class DynReferModel(BaseModel):
             captions = self.language.generate(tokens, control, generation)
             attr = cls = None
             if attr_table is not None:
-                prompt_scores = self.contrastive.probabilities(tokens, attr_table)
+                # sigmoid(s) as the release writes them (method.md), or the SigLIP
+                # probability sigmoid(s * e^t + b): the rankings agree, the values do not.
+                prompt_scores = (self.contrastive.probabilities(tokens, attr_table)
+                                 if self.config.attribute_score == "siglip"
+                                 else torch.sigmoid(self.contrastive(tokens, attr_table)))
                 attr = max_over_prompts(prompt_scores, self.attribute_prompts.index_tensor(),
                                         self.attribute_prompts.num_attributes)
             if class_table is not None:

@@ -1,5 +1,6 @@
 """The DynRefer model end to end: registry, gradients, frozen towers, losses, predictions."""
 
+import dataclasses
 import math
 
 import pytest
@@ -190,13 +191,27 @@ def test_attribute_and_class_outputs(tiny):
     results = model.predict_answers(samples)
     assert [r["id"] for r in results] == [7, 8] and results[1]["bbox"] == [0, 0, 2, 2]
     assert all(len(r["attr"]) == 2 and len(r["cls"]) == 3 for r in results)
-    # attr = max over the attribute's prompts of sigmoid(s * exp(t) + b).
+    # attr = max over the attribute's prompts of sigmoid(s), as the release's att_forward
+    # writes them (attr_fc(normalize(.)).sigmoid()): no e^t scale, no bias.
     tokens = model.encode_regions(samples["image"], samples["region_boxes"])
-    probs = model.contrastive.probabilities(tokens, model._table(model.attribute_table))
+    probs = torch.sigmoid(model.contrastive.decoder(tokens, model._table(model.attribute_table)))
+    assert not torch.allclose(probs, model.contrastive.probabilities(
+        tokens, model._table(model.attribute_table)))
     index = model.attribute_prompts.index_tensor()
     for r, record in enumerate(results):
         for a in range(2):
             assert record["attr"][a] == pytest.approx(probs[r, index == a].max().item(), rel=1e-5)
+    # attribute_score: siglip writes the probability the label term trains instead.
+    siglip = model.contrastive.probabilities(tokens, model._table(model.attribute_table))
+    release_config = model.config
+    model.config = dataclasses.replace(release_config, attribute_score="siglip")
+    try:
+        results = model.predict_answers(samples)
+    finally:
+        model.config = release_config
+    for r, record in enumerate(results):
+        for a in range(2):
+            assert record["attr"][a] == pytest.approx(siglip[r, index == a].max().item(), rel=1e-5)
     model.attribute_table = model.attribute_prompts = model.class_table = None
 
 
