@@ -58,6 +58,9 @@ class MultiViewConfig:
         interpolation: resampling filter of the view resize.
         mean, std: per-channel normalisation after scaling to [0, 1].
         hash: ``release`` (the authors' pHash, default) or ``imagehash`` (``imagehash.phash``).
+        box_frame: the referred box in each view's S x S frame: ``release`` (default) as the
+            release computes it, integer and truncated (the frame its weights were trained
+            on); ``exact`` the fractional box (``view_geometry.box_in_view``).
         seed: seeds the training draw when set. Leave ``None`` under a multi-worker DataLoader
             (workers forked with one seeded generator would draw the same views).
     """
@@ -70,6 +73,7 @@ class MultiViewConfig:
     mean: tuple[float, ...] = CLIP_MEAN
     std: tuple[float, ...] = CLIP_STD
     hash: Literal["release", "imagehash"] = "release"
+    box_frame: Literal["release", "exact"] = "release"
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -104,7 +108,8 @@ class MultiViewOutput:
 
     Attributes:
         images: [R, V, 3, S, S] float32 normalised view images.
-        boxes: [R, V, 4] float32 referred box in each view's S x S frame ((0, 0, S, S) for t = 0).
+        boxes: [R, V, 4] float32 referred box in each view's S x S frame ((0, 0, S, S) for
+            t = 0, up to the release frame's truncation: ``box_frame``).
         ts: [R, V] float32 coefficient of each view (first column 0).
         view_boxes: [R, V, 4] int64 view boxes XYXY in image pixels.
         scores: [R, N] float64 novelty score of every candidate (eval mode), else ``None``.
@@ -208,7 +213,8 @@ class MultiViewProcessor(BaseProcessor):
         all_boxes = np.concatenate([base[:, None], extra_boxes], axis=1)  # [R, V, 4]
         ts = np.concatenate([np.zeros((num_regions, 1)), candidates[chosen]], axis=1)
         return ViewPlan(
-            boxes=box_in_view(base, all_boxes, self.config.image_size),
+            boxes=box_in_view(base, all_boxes, self.config.image_size,
+                              release=self.config.box_frame == "release"),
             ts=ts,
             view_boxes=all_boxes,
             scores=scores,

@@ -86,19 +86,36 @@ def view_boxes(boxes: np.ndarray, ts: Sequence[float] | np.ndarray, width: int, 
     return out
 
 
-def box_in_view(boxes: np.ndarray, views: np.ndarray, size: int) -> np.ndarray:
+def box_in_view(boxes: np.ndarray, views: np.ndarray, size: int, release: bool = True
+                ) -> np.ndarray:
     """Express each referred box in the S x S frame of each of its views.
 
     x' = (x - X1) * S / (X2 - X1), y' likewise (aspect ratio is not kept by the view resize).
+    ``release`` (the default) does it as the authors' release does, whose weights were trained
+    on these boxes: the int64 box minus the view's int64 corner, times torchvision v2
+    ``Resize``'s float32 ratio S / side, truncated back to int64. Up to 1 px differs from the
+    exact frame, and a view whose side does not divide evenly (23, 46, 83, 92 px, ...) can map
+    even the box itself to (0, 0, S, S - 1).
 
     Args:
-        boxes: [R, 4] referred boxes in image pixels.
+        boxes: [R, 4] referred boxes in image pixels (the truncated t = 0 view box for the
+            release's frame).
         views: [R, V, 4] view boxes in image pixels.
         size: S, the side of the resized view.
+        release: the release's integer frame; False keeps the exact fractional one.
 
     Returns:
-        [R, V, 4] float32 boxes in view pixels; a view equal to the box gives (0, 0, S, S).
+        [R, V, 4] float32 boxes in view pixels.
     """
+    if release:
+        boxes = np.asarray(boxes, np.int64)[:, None, :]
+        views = np.asarray(views, np.int64)
+        shifted = boxes - views[..., [0, 1, 0, 1]]
+        extent = views[..., [2, 3, 2, 3]] - views[..., [0, 1, 0, 1]]
+        # torchvision: ratios = torch.tensor([S / w, S / h, S / w, S / h]) (float64 quotient,
+        # stored float32); int64 boxes .mul(ratios) is float32; .to(int64) truncates.
+        ratio = (size / extent).astype(np.float32)
+        return (shifted.astype(np.float32) * ratio).astype(np.int64).astype(np.float32)
     boxes = np.asarray(boxes, np.float64)[:, None, :]
     views = np.asarray(views, np.float64)
     origin = views[..., [0, 1, 0, 1]]

@@ -62,9 +62,47 @@ def test_box_in_view_frame():
     # x2' = 25 * 224 / 60 = 93.333, y2' = 30 * 224 / 50 = 134.4.
     box = np.array([[10, 20, 30, 40]], np.float32)
     views = np.array([[[10, 20, 30, 40], [5, 10, 65, 60]]])
-    out = box_in_view(box, views, 224)
+    out = box_in_view(box, views, 224, release=False)
     np.testing.assert_allclose(out[0, 0], [0, 0, 224, 224])
     np.testing.assert_allclose(out[0, 1], [18.6666667, 44.8, 93.3333333, 134.4], rtol=1e-6)
+    # The release's integer frame truncates the same products.
+    release = box_in_view(box, views, 224)
+    np.testing.assert_array_equal(release[0], [[0, 0, 224, 224], [18, 44, 93, 134]])
+
+
+def _torchvision_release_frame(box, view, size):
+    """The release's cascade_region_process for one view: int64 target minus the view corner,
+    then torchvision v2 Resize((S, S)) on an int64 BoundingBoxes of the crop's canvas."""
+    import torch
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    x1, y1, x2, y2 = view
+    region = torch.tensor(box, dtype=torch.int64) - torch.tensor([x1, y1, x1, y1])
+    target = tv_tensors.BoundingBoxes(region[None], format="XYXY", canvas_size=(y2 - y1, x2 - x1))
+    return v2.Resize((size, size))(target).data[0].tolist()
+
+
+@pytest.mark.parametrize("side", [23, 46, 83, 92, 224, 300])
+def test_box_in_view_release_frame_is_torchvision_resize(side):
+    # A box 40 px wide and `side` px high is its own t = 0 view. float32(224 / side) * side is
+    # 223.99998 for 23, 46, 83 and 92, so the release maps the box to (0, 0, 224, 223).
+    box = np.array([[10, 20, 50, 20 + side]])
+    ours = box_in_view(box, box[:, None, :], 224)[0, 0].tolist()
+    assert ours == _torchvision_release_frame(box[0].tolist(), box[0].tolist(), 224)
+    assert ours == [0, 0, 224, 223 if side in (23, 46, 83, 92) else 224]
+
+
+def test_box_in_view_release_frame_random_views():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x1, y1 = rng.integers(0, 400, 2)
+        box = np.array([x1, y1, x1 + rng.integers(1, 300), y1 + rng.integers(1, 300)])
+        grow = rng.integers(0, 200, 4)
+        view = box + np.array([-min(grow[0], box[0]), -min(grow[1], box[1]), grow[2], grow[3]])
+        size = int(rng.choice([112, 224, 364]))
+        ours = box_in_view(box[None], view[None, None], size)[0, 0].tolist()
+        assert ours == _torchvision_release_frame(box.tolist(), view.tolist(), size), (box, view)
 
 
 @pytest.mark.parametrize(
