@@ -8,6 +8,7 @@ is one learnable M-vector added to every control-word token embedding (method.md
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -57,8 +58,11 @@ class FrozenT5(Lockable):
         return self.model.shared.weight.dtype
 
     def autocast(self, device: torch.device):
-        """bf16 autocast around a bf16 model (as LAVIS's Blip2T5), a no-op for float32."""
-        return torch.autocast(device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+        """bf16 autocast around a bf16 model (as LAVIS's Blip2T5), a no-op for float32 (also on
+        the meta device, which ``torch.autocast`` rejects even when disabled)."""
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.dtype)
 
 
 @dataclass
