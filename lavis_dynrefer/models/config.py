@@ -260,6 +260,9 @@ class DynReferConfig(RangeChecked):
             method.md write it (values near 0.5-0.75 for any region); ``siglip`` the SigLIP
             probability sigmoid(s * e^t + b) the label term trains (the shapes model). The
             rankings, and so OVAD AP, are the same.
+        head_precision: ``bf16`` reads the tag, attribute and class heads out as the release
+            does (bf16 logits and sigmoid, tags kept when above the bf16-rounded threshold:
+            0.7 acts as 0.70117); ``fp32`` for models trained and tuned in float32.
     """
 
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -295,6 +298,9 @@ class DynReferConfig(RangeChecked):
     rtc_logit_bias_init: float = -10.0
     region_chunk: int = 64
     attribute_score: Literal["release", "siglip"] = "release"
+    # The release reads the tag / attribute / class heads out in bf16 (models.head_precision):
+    # its tag decisions compare bf16 probabilities with a bf16 threshold.
+    head_precision: Literal["bf16", "fp32"] = "bf16"
 
     # A threshold of 0 or 1 would pass every tag or none as control words.
     RANGES: ClassVar[Mapping[str, Range]] = {

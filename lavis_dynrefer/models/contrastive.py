@@ -37,12 +37,16 @@ class ContrastiveDecoder(nn.Module):
         """Raw similarities s [R, N] (class logits use these directly)."""
         return self.decoder(region_tokens, text_embeds)
 
+    def logits(self, region_tokens: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
+        """s * exp(t) + b [R, N], the SigLIP logits the loss is calibrated for."""
+        sims = self.decoder(region_tokens, text_embeds)
+        return sims * self.logit_scale.exp() + self.logit_bias
+
     def probabilities(self, region_tokens: torch.Tensor, text_embeds: torch.Tensor
                       ) -> torch.Tensor:
-        """sigmoid(s * exp(t) + b) [R, N], the SigLIP matching probability the loss is
-        calibrated for (attribute scores are sigmoid(s), as in the release)."""
-        sims = self.decoder(region_tokens, text_embeds)
-        return torch.sigmoid(sims * self.logit_scale.exp() + self.logit_bias)
+        """sigmoid(s * exp(t) + b) [R, N], the SigLIP matching probability (attribute scores
+        are sigmoid(s), as in the release, unless ``attribute_score: siglip``)."""
+        return torch.sigmoid(self.logits(region_tokens, text_embeds))
 
     def loss(self, region_tokens: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
         """SigLIP loss of R matching (region i, text i) pairs, batch gathered over ranks.

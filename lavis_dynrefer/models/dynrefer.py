@@ -37,6 +37,12 @@ from lavis_dynrefer.models.control_words import (
 )
 from lavis_dynrefer.models.cross_rank import mean_count_per_rank
 from lavis_dynrefer.models.fusion import ViewFusion
+from lavis_dynrefer.models.head_precision import (
+    above_threshold,
+    head_autocast,
+    head_logits,
+    head_sigmoid,
+)
 from lavis_dynrefer.models.language import LanguageDecoder
 from lavis_dynrefer.models.losses import asymmetric_loss, labelled_sigmoid_loss
 from lavis_dynrefer.models.query_decoder import QueryDecoder
@@ -327,26 +333,31 @@ class DynReferModel(BaseModel):
         chunk = self.config.region_chunk  # >= 1: DynReferConfig checks it
         for start in range(0, images.shape[0], chunk):
             tokens = self.encode_regions(images[start:start + chunk], boxes[start:start + chunk])
-            tag_probs = torch.sigmoid(self.tagging(tokens, tag_table)).float()
+            precision = self.config.head_precision  # the release's bf16 heads: head_precision
+            with head_autocast(tokens.device, precision):
+                tag_probs = head_sigmoid(self.tagging(tokens, tag_table), precision)
+                kept = above_threshold(tag_probs, self.config.tag_threshold)
+                attr = cls = None
+                if attr_table is not None:
+                    # sigmoid(s) as the release writes them (method.md), or the SigLIP
+                    # probability sigmoid(s * e^t + b): the rankings agree, the values do not.
+                    logits = (self.contrastive.logits(tokens, attr_table)
+                              if self.config.attribute_score == "siglip"
+                              else self.contrastive(tokens, attr_table))
+                    attr = max_over_prompts(head_sigmoid(logits, precision),
+                                            self.attribute_prompts.index_tensor(),
+                                            self.attribute_prompts.num_attributes)
+                if class_table is not None:
+                    cls = head_logits(self.contrastive(tokens, class_table), precision)
+            tag_probs = tag_probs.float()
             region_tags = []
-            for probs in tag_probs:
-                keep = (probs > self.config.tag_threshold).nonzero().flatten().tolist()
+            for probs, keep_row in zip(tag_probs, kept):
+                keep = keep_row.nonzero().flatten().tolist()
                 ranked = sorted(keep, key=lambda k: (-probs[k].item(), self.tags[k]))
                 region_tags.append(([self.tags[k] for k in ranked],
                                     [probs[k].item() for k in ranked]))
             control = [inference_control_words(t, s) for t, s in region_tags]
             captions = self.language.generate(tokens, control, generation)
-            attr = cls = None
-            if attr_table is not None:
-                # sigmoid(s) as the release writes them (method.md), or the SigLIP
-                # probability sigmoid(s * e^t + b): the rankings agree, the values do not.
-                prompt_scores = (self.contrastive.probabilities(tokens, attr_table)
-                                 if self.config.attribute_score == "siglip"
-                                 else torch.sigmoid(self.contrastive(tokens, attr_table)))
-                attr = max_over_prompts(prompt_scores, self.attribute_prompts.index_tensor(),
-                                        self.attribute_prompts.num_attributes)
-            if class_table is not None:
-                cls = self.contrastive(tokens, class_table)
             for i in range(tokens.shape[0]):
                 record = {"caption": captions.texts[i], "score": float(captions.scores[i]),
                           "tags": region_tags[i][0], "tag_scores": region_tags[i][1]}
