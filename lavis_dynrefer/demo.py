@@ -2,7 +2,7 @@
 
     python -m lavis_dynrefer.demo                       # the shipped model on a shipped scene
     python -m lavis_dynrefer.demo --image PATH --box x1 y1 x2 y2 [--box ...]
-        [--model-type shapes|tiny|flant5xl] [--checkpoint FILE] [--out demo.png] [--json]
+        [--model-type shapes|tiny|flant5xl|release] [--checkpoint FILE] [--out demo.png] [--json]
 
 Prints one block per region and saves a PNG with the numbered boxes and their captions. With
 ``--json`` stdout is one JSON list of the per-region records in the result format

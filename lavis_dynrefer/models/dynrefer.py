@@ -84,6 +84,7 @@ class DynReferModel(BaseModel):
         "flant5xl": config_path("models/dynrefer_flant5xl.yaml"),
         "tiny": config_path("models/dynrefer_tiny.yaml"),
         "shapes": config_path("models/dynrefer_shapes.yaml"),
+        "release": config_path("models/dynrefer_release.yaml"),
     }
 
     def __init__(self, config: DynReferConfig, *, vision: VisionEncoder, region_pool: RegionPool,

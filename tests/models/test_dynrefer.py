@@ -57,7 +57,7 @@ def test_registry_and_zoo(tiny):
     from lavis.models import ModelZoo
 
     assert registry.get_model_class("dynrefer") is lavis_dynrefer.DynReferModel
-    assert ModelZoo().model_zoo["dynrefer"] == ["flant5xl", "tiny", "shapes"]
+    assert ModelZoo().model_zoo["dynrefer"] == ["flant5xl", "tiny", "shapes", "release"]
     model, vis = tiny
     assert isinstance(model, lavis_dynrefer.DynReferModel)
     assert type(vis["eval"]).__name__ == "MultiViewProcessor"
