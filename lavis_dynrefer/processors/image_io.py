@@ -40,14 +40,37 @@ def _float_to_uint8(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(array), 0, 255).astype(np.uint8), mode="L")
 
 
+def decode_strictly(image: Image.Image) -> None:
+    """Decode a lazily opened file image (``Image.open`` without ``load``) with truncation
+    refused: LAVIS sets ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` on import, which would turn a
+    cut-off file into a silently grey-padded image. An image already decoded is left alone.
+
+    Raises:
+        ImageLoadError: naming the file, for a truncated or corrupt one.
+    """
+    if not isinstance(image, ImageFile.ImageFile) or not image.tile:
+        return
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as err:
+        name = getattr(image, "filename", "") or "the image"
+        raise ImageLoadError(f"{name}: cannot decode image, truncated or corrupt ({err})") from err
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any PIL image -> upright 8-bit RGB.
 
     Applies the EXIF orientation, scales 16/32-bit grey to 8 bits (Pillow's own ``convert`` would
-    clip everything above 255 to white), and drops alpha as LAVIS's processors do.
+    clip everything above 255 to white), and drops alpha as LAVIS's processors do. An image
+    opened but not yet decoded is decoded with truncation refused (``decode_strictly``).
     """
     if not isinstance(image, Image.Image):
         raise TypeError(f"expected a PIL.Image.Image, got {type(image).__name__}")
+    decode_strictly(image)
     image = ImageOps.exif_transpose(image)
     if image.mode in _HIGH_DEPTH_INT_MODES:
         image = _high_depth_to_uint8(image)

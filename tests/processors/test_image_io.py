@@ -66,6 +66,27 @@ def test_truncated_image(tmp_path):
         load_image(path)
 
 
+def test_truncated_image_handed_over_open_is_refused(tmp_path, monkeypatch):
+    """LAVIS turns LOAD_TRUNCATED_IMAGES on; an Image.open()ed cut-off JPEG given to the
+    processor is refused naming the file, not grey-padded."""
+    from PIL import ImageFile
+
+    from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (128, 128, 3), np.uint8)).save(path)
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    processor = MultiViewProcessor(MultiViewConfig(image_size=32))
+    with pytest.raises(ImageLoadError, match="cut.jpg: cannot decode image, truncated"):
+        processor(Image.open(path), [[0, 0, 10, 10]])
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # LAVIS's setting is left as it was
+    # Decoded with the flag on (as LAVIS would), the same file is grey-padded.
+    padded = Image.open(path)
+    padded.load()
+    assert np.asarray(padded)[-1].std() == 0
+
+
 def test_not_a_pil_image():
     with pytest.raises(TypeError, match="PIL"):
         to_rgb(np.zeros((2, 2, 3)))
