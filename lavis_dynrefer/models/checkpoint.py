@@ -414,15 +414,19 @@ def load_configured_weights(model: DynReferModel) -> list[LoadReport]:
     from lavis_dynrefer.models.build import resolve_path
 
     weights = model.config.weights
-    steps = [(weights.eva_vit, load_eva_vit), (weights.flan_t5, load_flan_t5),
-             (weights.blip2, load_blip2_checkpoint), (weights.text_tower, load_text_tower),
-             (weights.towers, load_pretrained_towers), (weights.checkpoint, load_any_checkpoint)]
+    steps = [("eva_vit", load_eva_vit), ("flan_t5", load_flan_t5),
+             ("blip2", load_blip2_checkpoint), ("text_tower", load_text_tower),
+             ("towers", load_pretrained_towers), ("checkpoint", load_any_checkpoint)]
     reports = []
-    for path, loader in steps:
+    for name, loader in steps:
+        path = getattr(weights, name)
         if path:
+            if str(path).startswith(("http://", "https://")):
+                raise CheckpointError(f"model.weights.{name}: {path} is a URL: nothing is "
+                                      "downloaded here, download it and give the local file")
             try:
                 path = resolve_path(path)
             except FileNotFoundError as err:
-                raise FileNotFoundError(f"model.weights: {err}") from None
+                raise FileNotFoundError(f"model.weights.{name}: {err}") from None
             reports.append(loader(model, path))
     return reports

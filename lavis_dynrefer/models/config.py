@@ -10,6 +10,7 @@ its numbers in ``__post_init__`` against ``RANGES``; from yaml the error names t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any, ClassVar, Literal
 
 from lavis_dynrefer.models.text_tower import TextTowerConfig
 from lavis_dynrefer.typed_config import ConfigError, FieldError, from_mapping
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,7 @@ class DynReferConfig(RangeChecked):
         LAVIS's own keys of a ``model:`` section (``arch``, ``model_type``, ``pretrained``, ...)
         are accepted and left to LAVIS.
         """
-        mapping = _legacy_keys(dict(_plain(mapping) or {}))
+        mapping = _lavis_weight_keys(_legacy_keys(dict(_plain(mapping) or {})), where)
         stages = {}
         for f in dataclasses.fields(cls):
             if f.default_factory is not dataclasses.MISSING and f.name in mapping:
@@ -337,6 +340,44 @@ class DynReferConfig(RangeChecked):
 # Keys LAVIS itself reads from a model section; the model config does not model them.
 LAVIS_MODEL_KEYS = ("arch", "model_type", "load_pretrained", "load_finetuned", "pretrained",
                     "finetuned")
+
+
+# LAVIS's (load flag, path key) of a model section -> the ``weights`` field that loads the same
+# file through this project's key-checked loaders. LAVIS loads ``finetuned`` when
+# ``load_finetuned`` (else ``pretrained`` when ``load_pretrained``); for BLIP-2 models
+# ``pretrained`` is the BLIP-2 stage-2 file.
+LAVIS_WEIGHT_KEYS = (("load_finetuned", "finetuned", "checkpoint"),
+                     ("load_pretrained", "pretrained", "blip2"))
+
+
+def _lavis_weight_keys(mapping: dict[str, Any], where: str) -> dict[str, Any]:
+    """Honour LAVIS's ``finetuned`` / ``pretrained`` (and ``load_*``) keys as ``weights`` entries,
+    never ignore them: a section written the LAVIS way loads its files, and one that asks for a
+    file it does not name, or names two for one slot, is an error."""
+    weights = dict(mapping.get("weights") or {})
+    for flag, key, target in LAVIS_WEIGHT_KEYS:
+        wanted, path = mapping.get(flag), mapping.get(key)
+        if wanted is not None and not isinstance(wanted, bool):
+            raise ConfigError(f"{where}.{flag}: expected true or false, got {wanted!r}")
+        if wanted is False:
+            if path:
+                logger.warning("%s.%s (%s) is not loaded: %s.%s is false", where, key, path,
+                               where, flag)
+            continue
+        if not path:
+            if wanted:
+                raise ConfigError(f"{where}.{flag} is true but {where}.{key} names no file: name "
+                                  f"it there or in {where}.weights.{target}")
+            continue
+        if weights.get(target) not in (None, path):
+            raise ConfigError(f"{where}.{key} ({path}) and {where}.weights.{target} "
+                              f"({weights[target]}) name two files for one slot: keep one")
+        weights[target] = path
+        if key == "finetuned":
+            break  # LAVIS loads pretrained only when it loads no finetuned file
+    if weights:
+        mapping["weights"] = weights
+    return mapping
 
 
 def _legacy_keys(mapping: dict[str, Any]) -> dict[str, Any]:

@@ -112,7 +112,10 @@ RULES: dict[str, Rule] = {
     "device": Rule("a torch device such as 'cpu', 'cuda' or 'cuda:0'", _is_device),
     "output_dir": _text(),
     "dist_url": _text(),
-    "resume_ckpt_path": _text(nullable=True),
+    # Nothing is downloaded: LAVIS's runner would fetch a URL here.
+    "resume_ckpt_path": Rule("a local file path (not a URL)",
+                             lambda v: isinstance(v, str) and v != ""
+                             and not v.startswith(("http://", "https://")), nullable=True),
     "amp": _flag(),
     "evaluate": _flag(),
     "distributed": _flag(),

@@ -39,7 +39,7 @@ from typing import Any
 import lavis.common.optims  # noqa: F401  (CPU failure 6: registers the LR schedulers)
 import torch
 import torch.distributed as dist
-from lavis.common.dist_utils import download_cached_file, get_rank, get_world_size, main_process
+from lavis.common.dist_utils import get_rank, get_world_size, main_process
 from lavis.common.logger import SmoothedValue
 from lavis.common.registry import registry
 from lavis.common.utils import is_url
@@ -382,7 +382,8 @@ class DynReferRunner(RunnerBase):
     @staticmethod
     def _read_checkpoint(url_or_filename: str) -> dict[str, Any]:
         if is_url(url_or_filename):
-            url_or_filename = download_cached_file(url_or_filename, check_hash=False)
+            raise RuntimeError(f"{url_or_filename} is a URL: nothing is downloaded here, "
+                               "download it and give the local file")
         if not os.path.isfile(url_or_filename):
             raise RuntimeError(f"checkpoint url or path is invalid: {url_or_filename}")
         # Runner checkpoints hold only tensors, numbers, strings and plain containers.

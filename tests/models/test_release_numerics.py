@@ -61,7 +61,7 @@ def bf16_round(values) -> np.ndarray:
 def test_bf16_tag_threshold_is_the_releases(threshold, effective):
     """bf16(0.7) = 0.69921875 and the next bf16 is 0.703125: a float32 probability is kept when
     it rounds above bf16(threshold), i.e. from the midpoint 0.701171875 on."""
-    from lavis_dynrefer.models.head_precision import above_threshold, head_sigmoid
+    from lavis_dynrefer.models.head_precision import above_threshold
 
     step = 2.0 ** -8  # bf16 spacing in [0.5, 1)
     assert bf16_round(threshold) + step / 2 == effective

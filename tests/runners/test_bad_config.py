@@ -121,6 +121,9 @@ def test_launch_checks_are_one_line(tmp_path, change, message):
     ("beta2", 1.0, "a number in [0, 1), got 1.0 (float)"),
     ("max_grad_norm", 0, "a number > 0 or null, got 0 (int)"),
     ("max_grad_norm", "1.0", "a number > 0 or null, got '1.0' (str)"),
+    # LAVIS's runner would download it.
+    ("resume_ckpt_path", "https://example.org/checkpoint_3.pth",
+     "a local file path (not a URL), got 'https://example.org/checkpoint_3.pth' (str)"),
 ])
 def test_bad_run_values_are_one_line_errors_naming_the_key(tmp_path, key, value, expected):
     path = _config(tmp_path, **{key: value})
