@@ -44,3 +44,59 @@ def test_tiny_model_on_cuda_in_half_precision():
         tokens = half.encode_regions(images, boxes)
     assert torch.allclose(tokens, reference, atol=3e-2, rtol=3e-2)
     assert len(half.predict_answers({"image": images, "region_boxes": boxes})) == 3
+
+
+def _flant5xl_with_stand_in_tokenizer():
+    """The paper-size model with random weights. No Flan-T5 tokenizer can be had offline, so the
+    shapes world's word vocabulary stands in (its ids are inside T5's 32,128)."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from lavis_dynrefer.models.build import build_dynrefer
+    from lavis_dynrefer.models.config import DynReferConfig
+    from lavis_dynrefer.models.dynrefer import DynReferModel
+
+    section = OmegaConf.load(DynReferModel.default_config_path("flant5xl")).model
+    section.tag_list = "shapes/tags.txt"
+    config = DynReferConfig.from_mapping(section)
+    config = dataclasses.replace(config, language=dataclasses.replace(
+        config.language, tokenizer="word", vocab_file="shapes/vocab.txt"))
+    torch.manual_seed(0)
+    return build_dynrefer(config).cuda()
+
+
+def test_flant5xl_forward_in_fp16_and_bf16_on_cuda():
+    """fp16 ViT, bf16 T5, the release's bf16 heads: a training step's losses and gradients are
+    finite, and inference keeps the tags whose bf16 probability is above the bf16 threshold."""
+    from PIL import Image
+
+    from lavis_dynrefer.models.head_precision import head_autocast
+    from lavis_dynrefer.paths import asset_path
+    from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
+
+    model = _flant5xl_with_stand_in_tokenizer()
+    assert model.vision.vit.blocks[0].attn.qkv.weight.dtype == torch.float16
+    assert model.language.t5.dtype == torch.bfloat16
+    views = MultiViewProcessor(MultiViewConfig(mode="eval"))(
+        Image.open(asset_path("astronaut.jpg")),
+        [[150, 40, 320, 220], [10, 10, 200, 300], [300, 200, 500, 380], [0, 0, 100, 100]])
+    samples = {"image": views.images.cuda(), "region_boxes": views.boxes.cuda(),
+               "caption": ["the red shape"] * 4, "tags": [["red"]] * 4, "phrases": [[]] * 4}
+    model.train()
+    losses = model(samples)
+    losses["loss"].backward()
+    assert all(torch.isfinite(v).all() for v in losses.values()), losses
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    model.eval()
+    with torch.no_grad():
+        results = model.predict_answers(samples, all_tag_scores=True)
+        tokens = model.encode_regions(samples["image"], samples["region_boxes"])
+        with head_autocast(tokens.device, "bf16"):
+            logits = model.tagging(tokens, model._table(model.tag_table))
+        release = torch.sigmoid(logits) > model.config.tag_threshold  # the release's expression
+    assert logits.dtype == torch.bfloat16
+    for record, kept in zip(results, release):
+        assert set(record["tags"]) == {model.tags[k] for k in kept.nonzero().flatten().tolist()}
+        assert 0 < record["score"] <= 1
