@@ -5,6 +5,7 @@ path passes through that join unchanged, so every path handed to LAVIS comes fro
 for editable and regular (wheel) installs alike, because the files are package data.
 """
 
+import os
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -26,3 +27,15 @@ def asset_path(name: str) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"packaged asset {name!r} not found under {ASSET_ROOT}")
     return str(path)
+
+
+def resolve_path(path: str) -> str:
+    """A path from yaml: absolute, relative to the working directory, or to the packaged
+    ``lavis_dynrefer/configs`` folder (shipped tag lists and vocabularies) or the package root
+    (shipped weights under ``assets/``)."""
+    candidates = [Path(path), CONFIG_ROOT / path, PACKAGE_ROOT / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate.resolve())
+    raise FileNotFoundError(
+        f"{path} not found (looked in {os.getcwd()}, {CONFIG_ROOT} and {PACKAGE_ROOT})")

@@ -253,7 +253,7 @@ def test_non_finite_boxes_given_straight_to_the_model_are_refused(bad):
 
 @pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint", b"PK\x03\x04cut"])
 def test_unreadable_checkpoint_files_name_the_file(tmp_path, content):
-    from lavis_dynrefer.models.checkpoint_io import CheckpointError, read_checkpoint
+    from lavis_dynrefer.weights.checkpoint_io import CheckpointError, read_checkpoint
 
     path = tmp_path / "broken.pth"
     path.write_bytes(content)

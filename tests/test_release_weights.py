@@ -1,6 +1,7 @@
 """The authors' released files, when a folder of them is named (``weights`` marker).
 
-    DYNREFER_RELEASE_WEIGHTS=/path/to/weights python -m pytest -m weights tests/test_release_weights.py
+    DYNREFER_RELEASE_WEIGHTS=/path/to/weights python -m pytest -m weights \
+        tests/test_release_weights.py
 
 The folder holds what the release's README lists: ``eva_vit_g.pth``, ``flan-t5-xl/`` (the
 Hugging Face folder, tokenizer included), ``blip2_pretrained_flant5xl.pth``,
@@ -22,16 +23,16 @@ from PIL import Image
 
 import lavis_dynrefer  # noqa: F401  (registers the model with LAVIS)
 from lavis_dynrefer.models.build import build_dynrefer
-from lavis_dynrefer.models.checkpoint import (
+from lavis_dynrefer.models.config import DynReferConfig
+from lavis_dynrefer.models.dynrefer import DynReferModel
+from lavis_dynrefer.paths import asset_path
+from lavis_dynrefer.weights.checkpoint import (
     load_blip2_checkpoint,
     load_eva_vit,
     load_flan_t5,
     load_release_checkpoint,
     load_text_tower,
 )
-from lavis_dynrefer.models.config import DynReferConfig
-from lavis_dynrefer.models.dynrefer import DynReferModel
-from lavis_dynrefer.paths import asset_path
 
 ENV = "DYNREFER_RELEASE_WEIGHTS"
 FOLDER = Path(os.environ[ENV]) if os.environ.get(ENV) else None

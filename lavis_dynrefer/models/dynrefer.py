@@ -26,6 +26,7 @@ from lavis.common.registry import registry
 from lavis.models.base_model import BaseModel
 
 from lavis_dynrefer import names
+from lavis_dynrefer.data.labels import read_labels
 from lavis_dynrefer.data.tag_list import tag_index
 from lavis_dynrefer.models.align import ViewAlign
 from lavis_dynrefer.models.config import DynReferConfig, GenerationConfig
@@ -45,6 +46,7 @@ from lavis_dynrefer.models.head_precision import (
 )
 from lavis_dynrefer.models.language import LanguageDecoder
 from lavis_dynrefer.models.losses import asymmetric_loss, labelled_sigmoid_loss
+from lavis_dynrefer.models.parts import build_parts
 from lavis_dynrefer.models.query_decoder import QueryDecoder
 from lavis_dynrefer.models.region_labels import attribute_targets, class_targets
 from lavis_dynrefer.models.region_pool import RegionPool
@@ -59,6 +61,7 @@ from lavis_dynrefer.models.text_embeddings import (
 from lavis_dynrefer.models.text_tower import TextTower
 from lavis_dynrefer.models.vision import VisionEncoder
 from lavis_dynrefer.paths import config_path
+from lavis_dynrefer.weights.checkpoint import load_any_checkpoint, load_configured_weights
 
 logger = logging.getLogger(__name__)
 
@@ -114,29 +117,26 @@ class DynReferModel(BaseModel):
         self.class_ids: list[int] | None = None
 
     @classmethod
-    def from_config(cls, cfg: Any) -> DynReferModel:
-        """LAVIS entry point: yaml ``model`` section -> model (random init, frozen towers)."""
-        from lavis_dynrefer.models.build import build_dynrefer
-        from lavis_dynrefer.models.checkpoint import load_configured_weights
+    def build(cls, config: DynReferConfig, meta: bool = False, with_tokenizers: bool = True
+              ) -> DynReferModel:
+        """Randomly initialised, ``config.frozen`` parts locked (``parts.build_parts``)."""
+        config, parts = build_parts(config, meta=meta, with_tokenizers=with_tokenizers)
+        return cls(config, **parts)
 
-        model = build_dynrefer(DynReferConfig.from_mapping(cfg))
+    @classmethod
+    def from_config(cls, cfg: Any) -> DynReferModel:
+        """LAVIS entry point: yaml ``model`` section -> model. The builder makes it, the weights
+        package loads the files the section names (``model.weights``), the labels file (if
+        any) sets the attribute and class outputs."""
+        model = cls.build(DynReferConfig.from_mapping(cfg))
         load_configured_weights(model)
         if model.config.labels:
-            model.set_labels(model.config.labels)
+            model.set_labels(read_labels(model.config.labels))
         return model
 
-    def set_labels(self, path: str) -> None:
-        """Attributes and classes from a JSON file (``attributes`` / ``categories`` lists as in
-        an annotation file), for the ``attr`` / ``cls`` outputs."""
-        import json
-
-        from lavis_dynrefer.models.build import resolve_path
-
-        with open(resolve_path(path), encoding="utf-8") as handle:
-            labels = json.load(handle)
-        if not isinstance(labels, dict) or not ({"attributes", "categories"} & set(labels)):
-            raise ValueError(f"{path}: expected a JSON object with 'attributes' and/or "
-                             "'categories'")
+    def set_labels(self, labels: dict[str, Any]) -> None:
+        """Attributes and classes from ``data.labels.read_labels`` (``attributes`` /
+        ``categories`` lists as in an annotation file), for the ``attr`` / ``cls`` outputs."""
         if labels.get("attributes"):
             self.set_attributes(sorted(labels["attributes"], key=lambda a: a["id"]))
         if labels.get("categories"):
@@ -378,9 +378,7 @@ class DynReferModel(BaseModel):
 
     def load_checkpoint(self, url_or_filename: str) -> Any:
         """LAVIS's hook (``load_ckpt_path``, ``finetuned``): any known layout from a local path,
-        with explicit key mapping; see ``lavis_dynrefer.models.checkpoint``."""
-        from lavis_dynrefer.models.checkpoint import load_any_checkpoint
-
+        with explicit key mapping; see ``lavis_dynrefer.weights.checkpoint``."""
         return load_any_checkpoint(self, url_or_filename)
 
     def trainable_parameter_names(self) -> list[str]:

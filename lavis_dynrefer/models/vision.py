@@ -49,7 +49,7 @@ class VisionEncoder(Lockable):
 
     ``lavis.models.eva_vit.create_eva_vit_g`` downloads and loads weights inside the builder;
     here the same ``VisionTransformer`` is constructed from the config and weights load in a
-    separate, explicit step (``lavis_dynrefer.models.checkpoint``).
+    separate, explicit step (``lavis_dynrefer.weights.checkpoint``).
 
     Args:
         config: sizes of the ViT.

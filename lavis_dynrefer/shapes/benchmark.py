@@ -47,10 +47,10 @@ SELECTION_MODES = {"phash": "eval", "random": "train", "fixed": "fixed"}
 
 def build_model(model_type: str, checkpoint: str | None):
     """The model type's model; with a checkpoint, rebuilt as it was trained
-    (``models.rebuild``: its saved config, the pretrained files it names, then the file)."""
-    from lavis_dynrefer.models.checkpoint_io import read_checkpoint
+    (``weights.rebuild``: its saved config, the pretrained files it names, then the file)."""
     from lavis_dynrefer.models.dynrefer import DynReferModel
-    from lavis_dynrefer.models.rebuild import rebuild_model
+    from lavis_dynrefer.weights.checkpoint_io import read_checkpoint
+    from lavis_dynrefer.weights.rebuild import rebuild_model
 
     if not checkpoint:
         return DynReferModel.from_config(

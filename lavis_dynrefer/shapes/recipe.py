@@ -110,8 +110,8 @@ def train(yaml: Path, output_dir: Path, options: Sequence[str]) -> Path:
 
 def export_shapes_model(checkpoint: Path, out: Path) -> Path:
     """One fp16 file with every parameter (the frozen ViT included) and the model config."""
-    from lavis_dynrefer.models.checkpoint_io import read_checkpoint
-    from lavis_dynrefer.models.rebuild import rebuild_model
+    from lavis_dynrefer.weights.checkpoint_io import read_checkpoint
+    from lavis_dynrefer.weights.rebuild import rebuild_model
 
     model, section = rebuild_model(read_checkpoint(str(checkpoint)), str(checkpoint))
     section["weights"] = {"checkpoint": None}

@@ -17,8 +17,8 @@ import pytest
 import torch
 from offline_subprocess import REPO, subprocess_env
 
-from lavis_dynrefer.models.checkpoint_io import read_checkpoint
 from lavis_dynrefer.shapes import recipe, write_dataset
+from lavis_dynrefer.weights.checkpoint_io import read_checkpoint
 
 TOY = ["datasets.shapes_generated.scenes_per_epoch=4", "run.max_epoch=1",
        "run.batch_size_train=2", "run.batch_size_eval=2", "run.num_workers=0",

@@ -29,7 +29,8 @@ from release_key_patterns import (
 )
 
 from lavis_dynrefer.models.build import build_dynrefer
-from lavis_dynrefer.models.checkpoint import (
+from lavis_dynrefer.models.config import DynReferConfig
+from lavis_dynrefer.weights.checkpoint import (
     CheckpointError,
     load_any_checkpoint,
     load_blip2_checkpoint,
@@ -40,8 +41,7 @@ from lavis_dynrefer.models.checkpoint import (
     load_t5_state_dict,
     load_text_tower,
 )
-from lavis_dynrefer.models.checkpoint_mapping import ours_to_release, release_to_ours
-from lavis_dynrefer.models.config import DynReferConfig
+from lavis_dynrefer.weights.checkpoint_mapping import ours_to_release, release_to_ours
 
 
 def meta_state(keys: dict) -> dict[str, torch.Tensor]:

@@ -6,9 +6,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from lavis_dynrefer.models.checkpoint import load_pretrained_towers
-from lavis_dynrefer.models.checkpoint_io import CheckpointError
 from lavis_dynrefer.models.dynrefer import DynReferModel
+from lavis_dynrefer.weights.checkpoint import load_pretrained_towers
+from lavis_dynrefer.weights.checkpoint_io import CheckpointError
 
 
 def _tiny(seed: int, **changes) -> DynReferModel:

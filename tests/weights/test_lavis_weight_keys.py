@@ -9,9 +9,9 @@ import torch
 from omegaconf import OmegaConf
 
 import lavis_dynrefer
-from lavis_dynrefer.models.checkpoint_io import CheckpointError
 from lavis_dynrefer.models.config import ConfigError, DynReferConfig
 from lavis_dynrefer.paths import config_path
+from lavis_dynrefer.weights.checkpoint_io import CheckpointError
 
 
 def weights_of(section: dict) -> dict:

@@ -3,7 +3,7 @@ model type's yaml, the pretrained files that config names, then the checkpoint i
 
 A runner checkpoint of a model with frozen towers lacks them (they come from ``model.weights``,
 e.g. ``weights.towers``), and it carries the settings it was trained with (e.g. one view): the
-benchmark, the recipe's export and ``models.export --all-params`` all need the model back as it
+benchmark, the recipe's export and ``weights.export --all-params`` all need the model back as it
 was, from one reading of the file.
 """
 
@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lavis_dynrefer.models.checkpoint_io import CheckpointError
+from omegaconf import OmegaConf
+
+from lavis_dynrefer.models.dynrefer import DynReferModel
+from lavis_dynrefer.weights.checkpoint import load_opened_checkpoint
+from lavis_dynrefer.weights.checkpoint_io import CheckpointError
 
 
 def model_section(checkpoint: Any, model_type: str | None = None) -> dict[str, Any]:
@@ -23,10 +27,6 @@ def model_section(checkpoint: Any, model_type: str | None = None) -> dict[str, A
     Raises:
         CheckpointError: no model type given or saved, or an unknown one.
     """
-    from omegaconf import OmegaConf
-
-    from lavis_dynrefer.models.dynrefer import DynReferModel
-
     config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
     section = config.get("model") if isinstance(config, Mapping) else None
     section = dict(section) if isinstance(section, Mapping) else {}
@@ -50,11 +50,6 @@ def rebuild_model(checkpoint: Any, source: str, model_type: str | None = None):
     Raises:
         CheckpointError: as ``model_section``, or the checkpoint does not fit the model.
     """
-    from omegaconf import OmegaConf
-
-    from lavis_dynrefer.models.checkpoint import load_opened_checkpoint
-    from lavis_dynrefer.models.dynrefer import DynReferModel
-
     section = model_section(checkpoint, model_type)
     model = DynReferModel.from_config(OmegaConf.create(section))
     load_opened_checkpoint(model, checkpoint, source)

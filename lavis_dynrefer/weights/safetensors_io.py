@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lavis_dynrefer import names
-from lavis_dynrefer.models.checkpoint_io import CheckpointError
+from lavis_dynrefer.weights.checkpoint_io import CheckpointError
 
 if TYPE_CHECKING:
     from lavis_dynrefer.models.dynrefer import DynReferModel

@@ -8,10 +8,10 @@ import pytest
 from checkpoint_sources import runner_checkpoint, tiny_config, tiny_model
 
 from lavis_dynrefer.models.build import build_dynrefer
-from lavis_dynrefer.models.checkpoint import load_any_checkpoint
-from lavis_dynrefer.models.checkpoint_io import CheckpointError
-from lavis_dynrefer.models.config_compat import architecture_differences, recorded_config
 from lavis_dynrefer.models.dynrefer import DynReferModel
+from lavis_dynrefer.weights.checkpoint import load_any_checkpoint
+from lavis_dynrefer.weights.checkpoint_io import CheckpointError
+from lavis_dynrefer.weights.config_compat import architecture_differences, recorded_config
 
 TYPES = DynReferModel.PRETRAINED_MODEL_CONFIG_DICT
 

@@ -33,7 +33,10 @@ from torch import nn
 from transformers import T5ForConditionalGeneration
 
 from lavis_dynrefer import names
-from lavis_dynrefer.models.checkpoint_io import (
+from lavis_dynrefer.models.meta_init import is_meta
+from lavis_dynrefer.models.text_tower import causal_mask, load_text_tower_weights
+from lavis_dynrefer.paths import resolve_path
+from lavis_dynrefer.weights.checkpoint_io import (
     CheckpointError,
     LoadReport,
     Source,
@@ -44,17 +47,15 @@ from lavis_dynrefer.models.checkpoint_io import (
     read_checkpoint,
     target_device,
 )
-from lavis_dynrefer.models.checkpoint_mapping import (
+from lavis_dynrefer.weights.checkpoint_mapping import (
     LORA_MARKERS,
     detect_layout,
     names_from,
     ours_to_release,
     release_to_ours,
 )
-from lavis_dynrefer.models.config_compat import architecture_differences, recorded_config
-from lavis_dynrefer.models.meta_init import is_meta
-from lavis_dynrefer.models.safetensors_io import is_safetensors_path, read_safetensors
-from lavis_dynrefer.models.text_tower import causal_mask, load_text_tower_weights
+from lavis_dynrefer.weights.config_compat import architecture_differences, recorded_config
+from lavis_dynrefer.weights.safetensors_io import is_safetensors_path, read_safetensors
 
 if TYPE_CHECKING:
     from lavis_dynrefer.models.dynrefer import DynReferModel
@@ -343,7 +344,7 @@ def load_dynrefer_checkpoint(model: DynReferModel, path: Source,
     come from the pretrained sources). Unexpected keys and shape mismatches are refused; a
     ``config`` naming another arch than ``dynrefer`` is refused. Loading text-tower tensors
     invalidates the cached text tables. A ``.safetensors`` file (``python -m
-    lavis_dynrefer.models.export``) is read with ``safetensors_io.read_safetensors``.
+    lavis_dynrefer.weights.export``) is read with ``safetensors_io.read_safetensors``.
     """
     checkpoint, source, owned = _open_ours(path)
     return _dynrefer(model, checkpoint, source, owned, check_llm_alias)
@@ -411,8 +412,6 @@ def load_configured_weights(model: DynReferModel) -> list[LoadReport]:
     ViT, Flan-T5, BLIP-2, text tower, pre-trained towers, DynRefer checkpoint; returns their
     reports. Paths are
     taken from the working directory, else from the installed package (shipped weights)."""
-    from lavis_dynrefer.models.build import resolve_path
-
     weights = model.config.weights
     steps = [("eva_vit", load_eva_vit), ("flan_t5", load_flan_t5),
              ("blip2", load_blip2_checkpoint), ("text_tower", load_text_tower),

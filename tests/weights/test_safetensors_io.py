@@ -11,16 +11,16 @@ from checkpoint_sources import predict, randomize, runner_checkpoint, tiny_confi
 from omegaconf import OmegaConf
 from safetensors import safe_open
 
-from lavis_dynrefer.models import export
 from lavis_dynrefer.models.build import build_dynrefer
-from lavis_dynrefer.models.checkpoint import (
+from lavis_dynrefer.models.config import DynReferConfig
+from lavis_dynrefer.models.dynrefer import DynReferModel
+from lavis_dynrefer.weights import export
+from lavis_dynrefer.weights.checkpoint import (
     CheckpointError,
     load_any_checkpoint,
     load_dynrefer_checkpoint,
 )
-from lavis_dynrefer.models.config import DynReferConfig
-from lavis_dynrefer.models.dynrefer import DynReferModel
-from lavis_dynrefer.models.safetensors_io import (
+from lavis_dynrefer.weights.safetensors_io import (
     ALIASES_KEY,
     read_safetensors,
     save_model_safetensors,

@@ -1,6 +1,6 @@
 """Export a DynRefer checkpoint to safetensors.
 
-    python -m lavis_dynrefer.models.export --checkpoint CKPT.pth --out model.safetensors \\
+    python -m lavis_dynrefer.weights.export --checkpoint CKPT.pth --out model.safetensors \\
         [--all-params] [--model-type tiny]
 
 Without ``--all-params`` the checkpoint's state dict (a runner checkpoint's ``model``: the
@@ -20,10 +20,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lavis_dynrefer.models.checkpoint_io import CheckpointError, model_state, read_checkpoint
-from lavis_dynrefer.models.safetensors_io import save_safetensors
+from lavis_dynrefer.weights.checkpoint_io import CheckpointError, model_state, read_checkpoint
+from lavis_dynrefer.weights.safetensors_io import save_safetensors
 
-logger = logging.getLogger("lavis_dynrefer.models.export")
+logger = logging.getLogger("lavis_dynrefer.weights.export")
 
 
 def export_checkpoint(checkpoint_path: str | Path, out: str | Path, all_params: bool = False,
@@ -41,7 +41,7 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, all_params: 
     state = model_state(checkpoint, source)
     config = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
     if all_params:
-        from lavis_dynrefer.models.rebuild import rebuild_model
+        from lavis_dynrefer.weights.rebuild import rebuild_model
 
         model, section = rebuild_model(checkpoint, source, model_type)
         if not any(dataclasses.asdict(model.config.weights).values()):
@@ -53,7 +53,7 @@ def export_checkpoint(checkpoint_path: str | Path, out: str | Path, all_params: 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.models.export",
+    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.weights.export",
                                      description="Export a DynRefer checkpoint to safetensors.")
     parser.add_argument("--checkpoint", required=True, help="runner checkpoint or state dict")
     parser.add_argument("--out", required=True, help="the .safetensors file to write")

@@ -14,16 +14,16 @@ import torch
 from omegaconf import OmegaConf
 
 from lavis_dynrefer.models.build import build_dynrefer
-from lavis_dynrefer.models.checkpoint import (
+from lavis_dynrefer.models.config import DynReferConfig
+from lavis_dynrefer.models.dynrefer import DynReferModel
+from lavis_dynrefer.weights.checkpoint import (
     load_blip2_checkpoint,
     load_eva_vit,
     load_flan_t5,
     load_release_checkpoint,
     load_text_tower,
 )
-from lavis_dynrefer.models.checkpoint_mapping import names_from, ours_to_release
-from lavis_dynrefer.models.config import DynReferConfig
-from lavis_dynrefer.models.dynrefer import DynReferModel
+from lavis_dynrefer.weights.checkpoint_mapping import names_from, ours_to_release
 
 VIT = "vision.vit."
 # eva_vit_g.pth keeps these in fp32; LAVIS casts every Linear/Conv weight and bias to fp16.

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from lavis_dynrefer.models.checkpoint_mapping import POSITION_IDS, T5_EMBED_ALIASES, T5_SHARED
 from lavis_dynrefer.models.text_tower import _examples as examples  # one key-list formatter
+from lavis_dynrefer.weights.checkpoint_mapping import POSITION_IDS, T5_EMBED_ALIASES, T5_SHARED
 
 if TYPE_CHECKING:
     from lavis_dynrefer.models.dynrefer import DynReferModel
