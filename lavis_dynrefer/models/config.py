@@ -266,6 +266,8 @@ class DynReferConfig(RangeChecked):
         head_precision: ``bf16`` reads the tag, attribute and class heads out as the release
             does (bf16 logits and sigmoid, tags kept when above the bf16-rounded threshold:
             0.7 acts as 0.70117); ``fp32`` for models trained and tuned in float32.
+        grounding_threshold: ``ground`` matches a region to a text when their region-text
+            probability is at least this; choose it on a validation split.
     """
 
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -304,6 +306,8 @@ class DynReferConfig(RangeChecked):
     # The release reads the tag / attribute / class heads out in bf16 (models.head_precision):
     # its tag decisions compare bf16 probabilities with a bf16 threshold.
     head_precision: Literal["bf16", "fp32"] = "bf16"
+    # A region matches an expression when their SigLIP probability reaches this (``ground``).
+    grounding_threshold: float = 0.5
 
     # A threshold of 0 or 1 would pass every tag or none as control words.
     RANGES: ClassVar[Mapping[str, Range]] = {
@@ -314,6 +318,7 @@ class DynReferConfig(RangeChecked):
         "loss_weight_rtc_labels": AT_LEAST_0,
         "rtc_logit_bias_init": FINITE,
         "region_chunk": AT_LEAST_1,
+        "grounding_threshold": UNIT_OPEN,
     }
 
     @classmethod

@@ -28,6 +28,7 @@ from lavis.models.base_model import BaseModel
 from lavis_dynrefer import names
 from lavis_dynrefer.data.labels import read_labels
 from lavis_dynrefer.data.tag_list import tag_index
+from lavis_dynrefer.grounding.scores import ground
 from lavis_dynrefer.models.align import ViewAlign
 from lavis_dynrefer.models.config import DynReferConfig, GenerationConfig
 from lavis_dynrefer.models.contrastive import ContrastiveDecoder
@@ -375,6 +376,14 @@ class DynReferModel(BaseModel):
                 for record, value in zip(results, values):
                     record[key] = value.tolist() if isinstance(value, torch.Tensor) else value
         return results
+
+    def ground(self, samples: dict[str, Any], texts: Sequence[str],
+               threshold: float | None = None) -> list[dict[str, Any]]:
+        """Ground each text in the candidate regions of ``samples`` (as ``predict_answers``
+        takes them): per text, ``scores`` (R probabilities) and ``matches`` (region indices
+        scoring >= ``threshold``, default ``config.grounding_threshold``, best first; empty when
+        none does). See ``lavis_dynrefer.grounding.scores``."""
+        return ground(self, samples, texts, threshold)
 
     def load_checkpoint(self, url_or_filename: str) -> Any:
         """LAVIS's hook (``load_ckpt_path``, ``finetuned``): any known layout from a local path,
