@@ -7,6 +7,7 @@ tasks' ``after_evaluation`` both call these, so training-time validation and the
 """
 
 from lavis_dynrefer.evaluation.densecap import evaluate_densecap
+from lavis_dynrefer.evaluation.grounding import evaluate_grounding
 from lavis_dynrefer.evaluation.ovad import evaluate_ovad
 from lavis_dynrefer.evaluation.recognition import evaluate_recognition
 from lavis_dynrefer.evaluation.region_caption import evaluate_region_caption
@@ -23,6 +24,7 @@ EVALUATORS = {
     "densecap": evaluate_densecap,
     "ovad": evaluate_ovad,
     "recognition": evaluate_recognition,
+    "grounding": evaluate_grounding,
 }
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "PredictedRegion",
     "ResultFormatError",
     "evaluate_densecap",
+    "evaluate_grounding",
     "evaluate_ovad",
     "evaluate_recognition",
     "evaluate_region_caption",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from lavis_dynrefer.cli import add_log_level_argument, configure_logging
 from lavis_dynrefer.data.annotations import load_region_annotations
 from lavis_dynrefer.evaluation import EVALUATORS, load_results
+from lavis_dynrefer.grounding.formats import load_grounded, load_grounding
 
 logger = logging.getLogger("lavis_dynrefer.evaluation")
 
@@ -27,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Score a result file against a region annotation file; prints one JSON "
                     "object (metrics x100) as the last line of stdout.")
     parser.add_argument("task", choices=sorted(EVALUATORS))
-    parser.add_argument("--gt", required=True, help="region annotation file (XYXY boxes)")
+    parser.add_argument("--gt", required=True, help="region annotation file (XYXY boxes); for "
+                                                    "grounding an expression file")
     parser.add_argument("--results", required=True, help="result file (JSON list)")
     add_log_level_argument(parser, help="stderr logging")
     return parser
@@ -37,8 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        gt = load_region_annotations(args.gt)
-        results = load_results(args.results)
+        if args.task == "grounding":  # its own formats (grounding.formats)
+            gt, results = load_grounding(args.gt), load_grounded(args.results)
+        else:
+            gt, results = load_region_annotations(args.gt), load_results(args.results)
         metrics = EVALUATORS[args.task](gt, results)
     except (FileNotFoundError, ValueError) as exc:
         logger.error("%s", exc)
