@@ -1,0 +1,63 @@
+"""The shapes world's grounding split: each expression's targets are exactly the objects it is
+true of, checked here from the objects' stored facts, not with the truth module."""
+
+from __future__ import annotations
+
+import re
+
+from lavis_dynrefer.data.annotations import load_region_annotations
+from lavis_dynrefer.grounding.formats import parse_grounding
+from lavis_dynrefer.shapes.grounding import grounding_split
+from lavis_dynrefer.shapes.language import GENERIC_PLURAL, PLURALS
+
+SINGULAR = {**{plural: shape for shape, plural in PLURALS.items()}, GENERIC_PLURAL: None}
+
+CELL = {("in the top left corner"): "top left", "in the top right corner": "top right",
+        "in the bottom left corner": "bottom left", "in the bottom right corner": "bottom right",
+        "at the top": "top center", "at the bottom": "bottom center", "on the left": "middle left",
+        "on the right": "middle right", "in the center": "middle center"}
+
+
+def test_targets_are_the_objects_the_text_is_true_of(shapes_dir):
+    gt = load_region_annotations(shapes_dir / "test_regions.json")
+    split = grounding_split(gt, seed=0)
+    parse_grounding(split)  # a valid grounding file
+    by_id = {a.id: a for a in gt.annotations}
+    by_image = gt.annotations_by_image
+    kinds = set()
+    for expression in split["expressions"]:
+        kinds.add(expression["kind"])
+        objects = by_image[expression["image_id"]]
+        targets = expression["targets"]
+        if "region_id" in expression:
+            region = by_id[expression["region_id"]]
+            assert list(region.bbox) in targets  # a GT caption is true of its own region
+            if region.extra_info["referring"]:
+                assert targets == [list(region.bbox)]
+            count = re.match(r"one of (two|three|four) (.+)$", expression["text"])
+            if count:  # "one of two red stars": every red star, and there are two
+                number = {"two": 2, "three": 3, "four": 4}[count[1]]
+                *modifiers, noun = count[2].split()
+                shape = SINGULAR[noun]
+                same = [a for a in objects if shape in (None, a.extra_info["shape"])
+                        and all(m in (a.extra_info["color"], a.extra_info["size"],
+                                      a.extra_info["fill"]) for m in modifiers)]
+                assert len(targets) == number == len(same)
+        else:
+            assert targets == []
+            words = expression["text"].split()
+            color, shape, place = words[1], words[2], " ".join(words[3:])
+            matching = [a for a in objects if (a.extra_info["color"], a.extra_info["shape"])
+                        == (color, shape)]
+            if expression["kind"] == "absent":
+                assert place == "" and matching == []
+            else:
+                assert expression["kind"] == "misplaced" and matching
+                assert all(a.extra_info["position"] != CELL[place] for a in matching)
+    assert {"absent", "misplaced", "count"} <= kinds
+
+
+def test_split_is_repeatable(shapes_dir):
+    gt = load_region_annotations(shapes_dir / "test_regions.json")
+    assert grounding_split(gt, seed=3) == grounding_split(gt, seed=3)
+    assert grounding_split(gt, seed=3) != grounding_split(gt, seed=4)
