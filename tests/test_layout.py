@@ -62,7 +62,8 @@ def _cycles(graph: dict[str, set[str]], members: set[str]) -> list[list[str]]:
 
 def test_no_import_cycle_between_model_and_weights():
     graph = _graph()
-    members = {m for m in graph if m.startswith(("lavis_dynrefer.models", "lavis_dynrefer.weights"))}
+    members = {m for m in graph
+               if m.startswith(("lavis_dynrefer.models", "lavis_dynrefer.weights"))}
     assert "lavis_dynrefer.weights.checkpoint" in members
     assert _cycles(graph, members) == []
 

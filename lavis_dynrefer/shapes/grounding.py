@@ -55,11 +55,11 @@ def grounding_split(gt: RegionAnnotationFile, seed: int = 0) -> dict[str, Any]:
     images = [{"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height}
               for i in gt.images]
     expressions: list[dict[str, Any]] = []
-    for image_id, annotations in gt.annotations_by_image.items():
-        objects = [object_facts(a) for a in annotations]
-        boxes = {a.id: list(a.bbox) for a in annotations}
+    for image_id, regions in gt.annotations_by_image.items():
+        objects = [object_facts(a) for a in regions]
+        boxes = {a.id: list(a.bbox) for a in regions}
         rng = random.Random(seed * 1_000_003 + image_id)
-        for annotation in annotations:
+        for annotation in regions:
             targets = _targets(annotation.caption, objects, sizes[image_id])
             record = {"id": len(expressions) + 1, "image_id": image_id,
                       "text": annotation.caption,
