@@ -61,3 +61,37 @@ def test_split_is_repeatable(shapes_dir):
     gt = load_region_annotations(shapes_dir / "test_regions.json")
     assert grounding_split(gt, seed=3) == grounding_split(gt, seed=3)
     assert grounding_split(gt, seed=3) != grounding_split(gt, seed=4)
+
+
+def test_anchor_phrase_of_a_relation_caption():
+    from lavis_dynrefer.shapes.grounding_benchmark import anchor_text
+
+    assert anchor_text("the blue shape above the small blue shape") == "the small blue shape"
+    assert anchor_text("the dotted square right of the outlined pink shape") == (
+        "the outlined pink shape")
+    assert anchor_text("one of four circles") is None
+
+
+def test_grounding_benchmark_command(shapes_dir):
+    import json
+
+    from lavis_dynrefer.shapes import grounding_benchmark
+
+    def run(*extra):
+        args = grounding_benchmark.build_parser().parse_args(
+            ["--data", str(shapes_dir), "--split", "test", "--max-images", "2", *extra])
+        return json.loads(grounding_benchmark.run(args))
+
+    split = grounding_split(load_region_annotations(shapes_dir / "test_regions.json"))
+    first_two = {image["id"] for image in split["images"][:2]}
+    expressions = [e for e in split["expressions"] if e["image_id"] in first_two]
+    strict = run("--threshold", "0.999999")  # nothing matches
+    assert strict["expressions"] == len(expressions)
+    assert strict["no_target_accuracy"] == 100.0 and strict["recall"] == 0.0
+    assert strict["no_target"] == sum(not e["targets"] for e in expressions)
+    loose = run("--threshold", "0.000001")  # every candidate matches
+    assert loose["recall"] == 100.0 and loose["no_target_accuracy"] == 0.0
+    # REC does not depend on the threshold; the sweep picks one of its thresholds.
+    chosen = run("--choose-threshold")
+    assert chosen["rec_accuracy"] == strict["rec_accuracy"] == loose["rec_accuracy"]
+    assert str(chosen["threshold"]) in chosen["sweep"]

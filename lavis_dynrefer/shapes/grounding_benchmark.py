@@ -1,0 +1,147 @@
+"""Ground the shapes world's expressions in their images, GT boxes as candidates, and score it.
+
+    python -m lavis_dynrefer.shapes.grounding_benchmark [--data data/shapes] [--split test]
+        [--checkpoint FILE] [--threshold T | --choose-threshold] [--out results.json]
+
+The expressions are ``shapes.grounding.grounding_split`` of the split (every GT caption with all
+the objects it is true of; two expressions per image that refer to nothing). The candidates of
+an image are its GT boxes (REC's two-stage "ground-truth proposals" protocol), every candidate
+is scored against every expression by ``model.ground``'s SigLIP probability, and the result
+is scored by ``evaluation.grounding`` (REC accuracy, Recall@k, zero/one/many). ``anchor`` is the
+share of relation captions whose anchor phrase (``the small blue shape`` of ``the blue shape
+above the small blue shape``) ranks its own object first. ``--choose-threshold`` (on a
+validation split) picks the matching threshold with the best zero/one/many F1 from 0.05 to 0.95.
+The last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lavis_dynrefer.cli import CliError, check_out_folder, run_command
+from lavis_dynrefer.data.annotations import load_region_annotations
+from lavis_dynrefer.evaluation.grounding import evaluate_grounding
+from lavis_dynrefer.grounding.formats import grounded_record, parse_grounded, parse_grounding
+from lavis_dynrefer.grounding.scores import matches, region_text_scores
+from lavis_dynrefer.processors.image_io import load_image
+from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
+from lavis_dynrefer.shapes.benchmark import build_model, view_settings
+from lavis_dynrefer.shapes.grounding import grounding_split
+from lavis_dynrefer.shapes.truth import parse_caption
+
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+
+
+def anchor_text(caption: str) -> str | None:
+    """``the small blue shape`` for ``the blue shape above the small blue shape``; None for a
+    caption without an anchor."""
+    parsed = parse_caption(caption)
+    return None if parsed.anchor is None else " ".join(["the", *parsed.anchor.words()])
+
+
+def score_split(model: Any, processor: MultiViewProcessor, split: dict[str, Any], root: Path,
+                candidates: dict[int, list[list[float]]], max_images: int | None = None
+                ) -> tuple[dict[int, tuple], list[bool]]:
+    """Per expression id (the image's candidate boxes, their scores); per relation caption
+    whether its anchor phrase ranks the anchor object first."""
+    by_image: dict[int, list[dict]] = {}
+    for expression in split["expressions"]:
+        by_image.setdefault(expression["image_id"], []).append(expression)
+    images = split["images"][:max_images] if max_images else split["images"]
+    scored, anchors = {}, []
+    for image in tqdm(images, desc="images", unit="image"):
+        expressions = by_image.get(image["id"], [])
+        boxes = candidates.get(image["id"], [])
+        if not boxes or not expressions:
+            continue
+        views = processor(load_image(root / image["file_name"]), boxes)
+        anchored = [(e, anchor_text(e["text"])) for e in expressions if e.get("anchor")]
+        texts = [e["text"] for e in expressions] + [text for _, text in anchored]
+        scores = region_text_scores(model, views.images, views.boxes, texts).numpy()
+        for t, expression in enumerate(expressions):
+            scored[expression["id"]] = (boxes, scores[:, t].tolist())
+        for k, (expression, _) in enumerate(anchored):
+            best = int(np.argmax(scores[:, len(expressions) + k]))
+            anchors.append(boxes[best] == expression["anchor"])
+    return scored, anchors
+
+
+def metrics_at(split: dict[str, Any], scored: dict[int, tuple], threshold: float
+               ) -> dict[str, float]:
+    records = [grounded_record(eid, boxes, scores, matches(scores, threshold))
+               for eid, (boxes, scores) in scored.items()]
+    kept = {eid for eid in scored}
+    gt = parse_grounding({**split, "expressions": [e for e in split["expressions"]
+                                                   if e["id"] in kept]})
+    return evaluate_grounding(gt, parse_grounded(records))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.shapes.grounding_benchmark",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="data/shapes", help="shapes-world folder")
+    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--model-type", default="shapes")
+    parser.add_argument("--checkpoint", help="weights to score (default: the shipped ones)")
+    parser.add_argument("--threshold", type=float,
+                        help="matching threshold (default: the model's grounding_threshold)")
+    parser.add_argument("--choose-threshold", action="store_true",
+                        help="report every threshold 0.05..0.95 and pick the best F1")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the no-target expressions")
+    parser.add_argument("--max-images", type=int, help="only the first N images")
+    parser.add_argument("--out", help="write the result records here (JSON)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> str:
+    gt_path = Path(args.data) / f"{args.split}_regions.json"
+    if not gt_path.is_file():
+        raise CliError(f"{gt_path} not found: generate it with "
+                       f"python -m lavis_dynrefer.shapes --out {args.data}")
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        raise CliError(f"--threshold {args.threshold}: must lie in (0, 1)")
+    out = check_out_folder(args.out) if args.out else None
+    torch.manual_seed(0)
+    model = build_model(args.model_type, args.checkpoint)
+    processor = MultiViewProcessor(MultiViewConfig(
+        num_views=model.config.region.num_views, image_size=model.config.vision.image_size,
+        **view_settings(args.model_type, "model", ())))
+    gt = load_region_annotations(gt_path)
+    split = grounding_split(gt, seed=args.seed)
+    candidates = {image_id: [list(a.bbox) for a in regions]
+                  for image_id, regions in gt.annotations_by_image.items()}
+    scored, anchors = score_split(model, processor, split,
+                                  Path(gt_path).parent / (gt.image_root or ""), candidates,
+                                  args.max_images)
+    threshold = model.config.grounding_threshold if args.threshold is None else args.threshold
+    summary: dict[str, Any] = {"checkpoint": args.checkpoint or "shipped", "split": args.split,
+                               "candidates": "GT boxes"}
+    if args.choose_threshold:
+        sweep = {t: metrics_at(split, scored, t) for t in THRESHOLDS}
+        threshold = max(THRESHOLDS, key=lambda t: (sweep[t]["f1"], -abs(t - 0.5)))
+        summary["sweep"] = {str(t): {k: sweep[t][k] for k in
+                                     ("f1", "precision", "recall", "no_target_accuracy")}
+                            for t in THRESHOLDS}
+    metrics = metrics_at(split, scored, threshold)
+    if out:
+        out.write_text(json.dumps([grounded_record(eid, b, s, matches(s, threshold))
+                                   for eid, (b, s) in scored.items()]))
+    summary.update(threshold=threshold, anchor=100.0 * float(np.mean(anchors)) if anchors
+                   else float("nan"), anchors=len(anchors), **metrics)
+    return json.dumps(summary)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
