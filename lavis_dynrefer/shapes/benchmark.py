@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of --selection random")
     parser.add_argument("--tag-threshold", type=float,
                         help="tag threshold for control words (default: the model's)")
+    parser.add_argument("--num-beams", type=int,
+                        help="caption beam width (default: the model's generation.num_beams)")
     parser.add_argument("--batch-images", type=int, default=8)
     parser.add_argument("--max-images", type=int, help="score only the first N images")
     parser.add_argument("--by-kind", action="store_true",
@@ -165,10 +167,15 @@ def run(args: argparse.Namespace) -> str:
     out = check_out_folder(args.out) if args.out else None
     if args.tag_threshold is not None and not 0.0 < args.tag_threshold < 1.0:
         raise CliError(f"--tag-threshold {args.tag_threshold}: must lie in (0, 1)")
+    if args.num_beams is not None and args.num_beams < 1:
+        raise CliError(f"--num-beams {args.num_beams}: must be >= 1")
     torch.manual_seed(args.seed)
     model = build_model(args.model_type, args.checkpoint)
     if args.tag_threshold is not None:
         model.config = dataclasses.replace(model.config, tag_threshold=args.tag_threshold)
+    if args.num_beams is not None:
+        model.config = dataclasses.replace(model.config, generation=dataclasses.replace(
+            model.config.generation, num_beams=args.num_beams))
     views = view_settings(args.model_type, args.selection, args.fixed_ts)
     try:
         processor = MultiViewProcessor(MultiViewConfig(
@@ -198,6 +205,7 @@ def run(args: argparse.Namespace) -> str:
     summary = {"checkpoint": args.checkpoint or "shipped", "selection": selection_name(views),
                "num_views": model.config.region.num_views, "split": args.split,
                "tag_threshold": model.config.tag_threshold,
+               "num_beams": model.config.generation.num_beams,
                "regions": len(records)}
     return json.dumps({**summary, **metrics})
 

@@ -32,6 +32,13 @@ def test_tag_threshold_outside_the_unit_interval_is_one_line(shapes_dir, capsys)
     assert code == 2 and err == "error: --tag-threshold 1.5: must lie in (0, 1)\n"
 
 
+def test_num_beams_below_one_is_one_line(shapes_dir, capsys):
+    code = benchmark.main(["--data", str(shapes_dir), "--split", "test", "--model-type", "tiny",
+                           "--num-beams", "0"])
+    _, err = capsys.readouterr()
+    assert code == 2 and err == "error: --num-beams 0: must be >= 1\n"
+
+
 def test_perfect_records_score_full_truth_and_tag_map(shapes_dir):
     # Records that repeat the GT (caption, and probability 1 exactly for the region's own
     # tags): every caption is true, and every tag ranks its own regions first.
