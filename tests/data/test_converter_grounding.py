@@ -68,3 +68,22 @@ def test_bad_inputs_are_named(tmp_path):
         {"image_id": 3, "bbox": [0, 0, 1, 1]}]})
     with pytest.raises(ConversionError, match="annotation 0: unknown image id 3"):
         grounding.convert_mdetr(json.loads(bad.read_text()), "caption", "bad.json")
+
+
+def test_ref_zom_refs(tmp_path):
+    # Ref-ZOM's refer layout: ann_id a list for "many", source "zero" for no target.
+    instances = {"images": [{"id": 1, "file_name": "a.jpg", "width": 50, "height": 50}],
+                 "annotations": [{"id": 11, "image_id": 1, "bbox": [0, 0, 10, 10]},
+                                 {"id": 12, "image_id": 1, "bbox": [20, 20, 10, 10]}]}
+    sentence = [{"sent": "x", "sent_id": 0}]
+    refs = [{"ref_id": 1, "ann_id": [11, 12], "image_id": 1, "split": "test",
+             "source": "many", "sentences": [{"sent": "the two boxes", "sent_id": 1}]},
+            {"ref_id": 2, "ann_id": 11, "image_id": 1, "split": "test", "source": "one",
+             "sentences": [{"sent": "the top left box", "sent_id": 2}]},
+            {"ref_id": 3, "ann_id": 11, "image_id": 1, "split": "test", "source": "zero",
+             "sentences": sentence}]
+    out = grounding.convert_refer(refs, instances)["test"]
+    assert [(e["text"], e["kind"], e["targets"]) for e in out["expressions"]] == [
+        ("the two boxes", "many", [[0, 0, 10, 10], [20, 20, 30, 30]]),
+        ("the top left box", "one", [[0, 0, 10, 10]]),
+        ("x", "zero", [])]

@@ -1,12 +1,16 @@
-"""RefCOCO / RefCOCO+ / RefCOCOg and Flickr30k Entities -> grounding files (``grounding.formats``).
+"""RefCOCO / RefCOCO+ / RefCOCOg, Ref-ZOM and Flickr30k Entities -> grounding files
+(``grounding.formats``).
 
 Two public layouts, by sub-command:
 
 ``refer``: the ``refer`` toolkit files of any of the three RefCOCO datasets, ``refs(unc).p``
   (RefCOCO, RefCOCO+) or ``refs(umd).p`` (RefCOCOg), with the COCO ``instances.json``. Every
   sentence of a ref is an expression (``kind: referring``) whose one target is the ref's
-  annotation box; images keep their COCO ids. A pickle runs code when loaded: only convert files
-  from a source you trust.
+  annotation box; images keep their COCO ids. Ref-ZOM (DMMI, ICCV 2023) ships the same layout
+  with two differences, both read: ``ann_id`` may be a list (several targets) and ``source``
+  says ``zero`` (no target: ``targets`` is empty), ``one`` or ``many`` (``kind`` then is
+  ``zero`` / ``one`` / ``many``). A pickle runs code when loaded: only convert files from a
+  source you trust.
 ``mdetr``: MDETR's pre-processed files, one image entry per caption (``images[]``: ``id``,
   ``file_name``, ``width``, ``height``, ``caption``; ``annotations[]``: ``image_id``, ``bbox``
   (x, y, w, h), ``tokens_positive`` ([[start, end], ...] character spans of the caption)).
@@ -67,6 +71,31 @@ def _finish(images: dict[int, dict], expressions: list[dict], title: str,
     return data
 
 
+def _ref_targets(ref: Mapping[str, Any], images: Mapping[int, dict], anns: Mapping[int, Any],
+                 counts: Counter) -> list | None:
+    """The XYXY boxes a ref refers to: its ``ann_id`` (a list of them in Ref-ZOM), none for a
+    Ref-ZOM ``source: zero`` ref; None when a box is empty after clipping (ref dropped)."""
+    image = images.get(ref["image_id"])
+    if image is None:
+        raise ConversionError(f"ref {ref['ref_id']}: image {ref['image_id']} is not in "
+                              "instances.json")
+    if ref.get("source") == "zero":
+        return []
+    ann_ids = ref["ann_id"] if isinstance(ref["ann_id"], list) else [ref["ann_id"]]
+    targets = []
+    for ann_id in ann_ids:
+        ann = anns.get(ann_id)
+        if ann is None:
+            raise ConversionError(f"ref {ref['ref_id']}: annotation {ann_id} is not in "
+                                  "instances.json")
+        box = clip_xyxy(xywh_to_xyxy(ann["bbox"]), image["width"], image["height"])
+        if box is None:
+            counts["dropped_empty_box"] += len(ref["sentences"])
+            return None
+        targets.append(box)
+    return targets
+
+
 def convert_refer(refs: Sequence[Mapping[str, Any]], instances: Mapping[str, Any],
                   splits: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     """split -> grounding file of the ``refer`` layout (module docstring)."""
@@ -87,21 +116,20 @@ def convert_refer(refs: Sequence[Mapping[str, Any]], instances: Mapping[str, Any
         counts: Counter = Counter()
         expressions: list[dict] = []
         for ref in by_split[split]:
-            image, ann = coco_images.get(ref["image_id"]), coco_anns.get(ref["ann_id"])
-            if image is None or ann is None:
-                raise ConversionError(f"ref {ref['ref_id']}: image {ref['image_id']} or "
-                                      f"annotation {ref['ann_id']} is not in instances.json")
-            box = clip_xyxy(xywh_to_xyxy(ann["bbox"]), image["width"], image["height"])
-            if box is None:
-                counts["dropped_empty_box"] += len(ref["sentences"])
+            targets = _ref_targets(ref, coco_images, coco_anns, counts)
+            if targets is None:
                 continue
+            # Ref-ZOM marks its refs "zero", "one" or "many" (``source``); the others refer to
+            # one object.
+            kind = ("referring" if "source" not in ref else
+                    "zero" if not targets else "one" if len(targets) == 1 else "many")
             for sentence in ref["sentences"]:
                 text = " ".join(str(sentence.get("sent", "")).split())
                 if not text:
                     counts["dropped_empty_expression"] += 1
                     continue
                 expressions.append({"id": len(expressions) + 1, "image_id": ref["image_id"],
-                                    "text": text, "targets": [box], "kind": "referring",
+                                    "text": text, "targets": targets, "kind": kind,
                                     "ref_id": ref["ref_id"], "sent_id": sentence.get("sent_id"),
                                     "ann_id": ref["ann_id"]})
         out[split] = _finish(coco_images, expressions, f"refer {split}", counts)
