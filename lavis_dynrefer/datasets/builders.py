@@ -244,3 +244,45 @@ class GeneratedShapesBuilder(RegionDatasetBuilder):
             self.vis_processors["train"], self.text_processors["train"], seed=options.seed,
             scenes_per_epoch=options.scenes_per_epoch, size=options.image_size)
         return datasets
+
+
+@registry.register_builder(names.DATASET_GROUNDING)
+class GroundingBuilder(RegionDatasetBuilder):
+    """Grounding files (``grounding.formats``) for evaluation splits: one ``GroundingDataset``
+    per split; the images come from ``build_info.images.storage`` or the file's
+    ``image_root`` (relative to the file)."""
+
+    NAME = names.DATASET_GROUNDING
+    CONVERTER = ("python -m lavis_dynrefer.data.converters.grounding (or, for the shapes world, "
+                 "python -m lavis_dynrefer.shapes.grounding)")
+    DATASET_CONFIG_DICT = _defaults(NAME)
+
+    def build_files(self, options: RegionDatasetOptions) -> dict[str, Dataset]:
+        from lavis_dynrefer.datasets.grounding_dataset import GroundingDataset
+        from lavis_dynrefer.grounding.formats import load_grounding
+
+        build_info = self.config.build_info
+        image_storage = build_info.get("images", {}).get("storage")
+        datasets = {}
+        for split, info in build_info.annotations.items():
+            if info is None:
+                continue
+            if split == "train":
+                raise ValueError(f"{type(self).__name__}: grounding files are for evaluation; "
+                                 "drop the train split (build_info.annotations.train: null)")
+            storage = info.get("storage") if isinstance(info.get("storage"), str) else None
+            if storage is None:
+                raise ValueError(f"{type(self).__name__}: {split}.storage must be one file path")
+            path = self._resolve(storage, "grounding file", split)
+            grounding = load_grounding(path)
+            root = image_storage or (os.path.join(os.path.dirname(path), grounding.image_root)
+                                     if grounding.image_root is not None else None)
+            if root is None:
+                raise ValueError(f"{path}: no image folder: set build_info.images.storage or "
+                                 "'image_root' in the file")
+            datasets[split] = GroundingDataset(grounding, self._resolve(root, "image folder",
+                                                                        split),
+                                               self.vis_processors["eval"], annotation_path=path)
+            logger.info("%s %s: %d images from %s", type(self).__name__, split,
+                        len(datasets[split]), path)
+        return datasets

@@ -2,10 +2,15 @@
 
 Annotation file (JSON object; boxes XYXY pixels, as every file of this project)::
 
-    {"images": [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480}],
+    {"images": [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 480,
+                 "candidates": [[10, 20, 200, 300], ...]}],  # optional: the boxes to rank
      "expressions": [{"id": 7, "image_id": 1, "text": "the dog on the left",
                       "targets": [[10, 20, 200, 300]],      # zero, one or several boxes
-                      "kind": "referring"}]}                 # free label for per-kind metrics
+                      "kind": "referring"}],                 # free label for per-kind metrics
+     "image_root": "images"}                                 # optional, relative to the file
+
+``candidates`` are what a model ranks for that image (e.g. all its COCO GT boxes: the two-stage
+"ground-truth proposals" protocol of REC); without them the boxes of the image's targets are.
 
 Result file (JSON list, one record per expression)::
 
@@ -43,10 +48,20 @@ class Expression:
 
 @dataclass(frozen=True)
 class GroundingFile:
-    """A parsed annotation file: ``images`` by id and the ``expressions``."""
+    """A parsed annotation file: ``images`` by id, the ``expressions``, the image folder."""
 
     images: dict[int, dict[str, Any]]
     expressions: list[Expression] = field(default_factory=list)
+    image_root: str | None = None
+    source: str = "annotations"
+
+    def candidates(self, image_id: int) -> list[tuple[float, float, float, float]]:
+        """The boxes to rank for an image: its ``candidates``, else its targets (each once)."""
+        image = self.images.get(image_id, {})
+        if image.get("candidates") is not None:
+            return [tuple(map(float, box)) for box in image["candidates"]]
+        boxes = [box for e in self.expressions if e.image_id == image_id for box in e.targets]
+        return list(dict.fromkeys(boxes))
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,12 @@ def parse_grounding(data: Any, where: str = "annotations") -> GroundingFile:
         if not isinstance(image, dict) or not isinstance(image.get("id"), int):
             raise GroundingFormatError(f"{where}: images[{i}]: expected an object with an "
                                        "integer 'id'")
+        if image.get("candidates") is not None:
+            if not isinstance(image["candidates"], list):
+                raise GroundingFormatError(f"{where}: images[{i}] (id {image['id']}): "
+                                           "'candidates' must be a list of boxes")
+            for j, box in enumerate(image["candidates"]):
+                _box(box, f"{where}: images[{i}] (id {image['id']}) candidate {j}")
         images[image["id"]] = image
     expressions, seen = [], set()
     for i, record in enumerate(data["expressions"]):
@@ -124,7 +145,10 @@ def parse_grounding(data: Any, where: str = "annotations") -> GroundingFile:
             targets=tuple(_box(b, f"{at} (id {record['id']}) target {j}")
                           for j, b in enumerate(targets)),
             kind=str(record.get("kind", ""))))
-    return GroundingFile(images=images, expressions=expressions)
+    root = data.get("image_root")
+    if root is not None and not isinstance(root, str):
+        raise GroundingFormatError(f"{where}: 'image_root' must be a folder path, got {root!r}")
+    return GroundingFile(images=images, expressions=expressions, image_root=root, source=where)
 
 
 def load_grounding(path: str | Path) -> GroundingFile:

@@ -11,7 +11,10 @@ object their anchor phrase names (``anchor``), for grounded captions.
 
 from __future__ import annotations
 
+import json
 import random
+import sys
+from pathlib import Path
 from typing import Any
 
 from lavis_dynrefer.data.annotations import RegionAnnotationFile
@@ -52,10 +55,11 @@ def _no_target_expressions(objects: list[ObjectFacts], size: int, rng: random.Ra
 def grounding_split(gt: RegionAnnotationFile, seed: int = 0) -> dict[str, Any]:
     """The grounding annotation object (``grounding.formats``) of a shapes region file."""
     sizes = {image.id: max(image.width, image.height) for image in gt.images}
-    images = [{"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height}
-              for i in gt.images]
+    by_image = gt.annotations_by_image
+    images = [{"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height,
+               "candidates": [list(a.bbox) for a in by_image[i.id]]} for i in gt.images]
     expressions: list[dict[str, Any]] = []
-    for image_id, regions in gt.annotations_by_image.items():
+    for image_id, regions in by_image.items():
         objects = [object_facts(a) for a in regions]
         boxes = {a.id: list(a.bbox) for a in regions}
         rng = random.Random(seed * 1_000_003 + image_id)
@@ -73,4 +77,40 @@ def grounding_split(gt: RegionAnnotationFile, seed: int = 0) -> dict[str, Any]:
         for text, kind in _no_target_expressions(objects, sizes[image_id], rng):
             expressions.append({"id": len(expressions) + 1, "image_id": image_id, "text": text,
                                 "targets": [], "kind": kind})
-    return {"images": images, "expressions": expressions}
+    out = {"images": images, "expressions": expressions}
+    if gt.image_root is not None:
+        out["image_root"] = gt.image_root
+    return out
+
+
+def write_grounding_split(data: str | Path, split: str, seed: int = 0) -> Path:
+    """``<data>/<split>_grounding.json`` from ``<data>/<split>_regions.json``."""
+    from lavis_dynrefer.data.annotations import load_region_annotations
+
+    out = Path(data) / f"{split}_grounding.json"
+    out.write_text(json.dumps(grounding_split(
+        load_region_annotations(Path(data) / f"{split}_regions.json"), seed)), encoding="utf-8")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lavis_dynrefer.shapes.grounding [--data data/shapes] [--split val test]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.shapes.grounding",
+                                     description="Write the shapes world's grounding splits.")
+    parser.add_argument("--data", default="data/shapes")
+    parser.add_argument("--splits", nargs="+", default=["val", "test"])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for split in args.splits:
+        source = Path(args.data) / f"{split}_regions.json"
+        if not source.is_file():
+            parser.error(f"{source} not found: generate it with python -m lavis_dynrefer.shapes "
+                         f"--out {args.data}")
+        sys.stdout.write(f"{write_grounding_split(args.data, split, args.seed)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

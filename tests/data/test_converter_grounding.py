@@ -23,6 +23,8 @@ def test_refer_layout(tmp_path):
     assert all(e["targets"] == [[10.5, 20.25, 110.5, 70.25]] for e in train["expressions"])
     assert {e["image_id"] for e in train["expressions"]} == {10}
     assert [i["id"] for i in train["images"]] == [10]
+    # Candidates: every COCO box of image 10 (one here).
+    assert train["images"][0]["candidates"] == [[10.5, 20.25, 110.5, 70.25]]
     val = load_grounding(tmp_path / "out" / "val.json")
     # bbox (90, 90, 20, 20) in a 100 x 100 image: clipped to (90, 90, 100, 100).
     assert [(e.text, e.targets) for e in val.expressions] == [

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from lavis_dynrefer.data.annotations import load_region_annotations
 from lavis_dynrefer.grounding.formats import parse_grounding
 from lavis_dynrefer.shapes.grounding import grounding_split
@@ -95,3 +97,28 @@ def test_grounding_benchmark_command(shapes_dir):
     chosen = run("--choose-threshold")
     assert chosen["rec_accuracy"] == strict["rec_accuracy"] == loose["rec_accuracy"]
     assert str(chosen["threshold"]) in chosen["sweep"]
+
+
+def test_lavis_grounding_task_agrees_with_the_benchmark(shapes_dir, tmp_path):
+    """The grounding task through LAVIS's runner (evaluate entry point, the project yaml) and
+    the grounding benchmark, two code paths, give the same metrics on the same split."""
+    import json
+
+    from lavis_dynrefer import evaluate
+    from lavis_dynrefer.shapes import grounding_benchmark
+    from lavis_dynrefer.shapes.grounding import write_grounding_split
+
+    split_file = write_grounding_split(shapes_dir, "test")
+    evaluate.main(["--cfg-path", "projects/dynrefer/eval_shapes_grounding.yaml", "--options",
+                   f"datasets.grounding.build_info.annotations.test.storage={split_file}",
+                   f"run.output_dir={tmp_path}"])
+    lines = [json.loads(line) for line in
+             next(tmp_path.rglob("evaluate.txt")).read_text().splitlines()]
+    task = lines[-1]["test"]
+    args = grounding_benchmark.build_parser().parse_args(
+        ["--data", str(shapes_dir), "--split", "test"])
+    bench = json.loads(grounding_benchmark.run(args))
+    for key in ("rec_accuracy", "recall@5", "precision", "recall", "no_target_accuracy"):
+        assert task[key] == pytest.approx(bench[key], abs=1e-6), key
+    assert task["expressions"] == bench["expressions"] == len(
+        json.loads(split_file.read_text())["expressions"])

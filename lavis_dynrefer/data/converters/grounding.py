@@ -6,11 +6,12 @@ Two public layouts, by sub-command:
 ``refer``: the ``refer`` toolkit files of any of the three RefCOCO datasets, ``refs(unc).p``
   (RefCOCO, RefCOCO+) or ``refs(umd).p`` (RefCOCOg), with the COCO ``instances.json``. Every
   sentence of a ref is an expression (``kind: referring``) whose one target is the ref's
-  annotation box; images keep their COCO ids. Ref-ZOM (DMMI, ICCV 2023) ships the same layout
-  with two differences, both read: ``ann_id`` may be a list (several targets) and ``source``
-  says ``zero`` (no target: ``targets`` is empty), ``one`` or ``many`` (``kind`` then is
-  ``zero`` / ``one`` / ``many``). A pickle runs code when loaded: only convert files from a
-  source you trust.
+  annotation box; images keep their COCO ids and list every COCO box of the image as
+  ``candidates`` (REC's "ground-truth proposals" protocol). Ref-ZOM (DMMI, ICCV 2023) ships
+  the same layout with two differences, both read: ``ann_id`` may be a list (several
+  targets) and ``source`` says ``zero`` (no target: ``targets`` is empty), ``one`` or
+  ``many`` (``kind`` then is ``zero`` / ``one`` / ``many``). A pickle runs code when loaded:
+  only convert files from a source you trust.
 ``mdetr``: MDETR's pre-processed files, one image entry per caption (``images[]``: ``id``,
   ``file_name``, ``width``, ``height``, ``caption``; ``annotations[]``: ``image_id``, ``bbox``
   (x, y, w, h), ``tokens_positive`` ([[start, end], ...] character spans of the caption)).
@@ -102,6 +103,9 @@ def convert_refer(refs: Sequence[Mapping[str, Any]], instances: Mapping[str, Any
     require_keys(instances, ("images", "annotations"), "instances.json")
     coco_images = {image["id"]: _image(image) for image in instances["images"]}
     coco_anns = {ann["id"]: ann for ann in instances["annotations"]}
+    anns_by_image: dict[int, list] = defaultdict(list)
+    for ann in instances["annotations"]:
+        anns_by_image[ann["image_id"]].append(ann)
     by_split: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for position, ref in enumerate(refs):
         require_keys(ref, ("ref_id", "ann_id", "image_id", "split", "sentences"),
@@ -133,6 +137,10 @@ def convert_refer(refs: Sequence[Mapping[str, Any]], instances: Mapping[str, Any
                                     "ref_id": ref["ref_id"], "sent_id": sentence.get("sent_id"),
                                     "ann_id": ref["ann_id"]})
         out[split] = _finish(coco_images, expressions, f"refer {split}", counts)
+        for image in out[split]["images"]:  # every GT box of the image: REC's GT proposals
+            boxes = (clip_xyxy(xywh_to_xyxy(a["bbox"]), image["width"], image["height"])
+                     for a in anns_by_image.get(image["id"], []))
+            image["candidates"] = [box for box in boxes if box is not None]
     return out
 
 
