@@ -9,7 +9,8 @@ an image are its GT boxes (REC's two-stage "ground-truth proposals" protocol), e
 is scored against every expression by ``model.ground``'s SigLIP probability, and the result
 is scored by ``evaluation.grounding`` (REC accuracy, Recall@k, zero/one/many). ``anchor`` is the
 share of relation captions whose anchor phrase (``the small blue shape`` of ``the blue shape
-above the small blue shape``) ranks its own object first. ``--choose-threshold`` (on a
+above the small blue shape``, found by the grounded-caption noun-phrase parser) ranks its own
+object first. ``--choose-threshold`` (on a
 validation split) picks the matching threshold with the best zero/one/many F1 from 0.05 to 0.95.
 The last stdout line is one JSON object.
 """
@@ -29,22 +30,23 @@ from tqdm import tqdm
 from lavis_dynrefer.cli import CliError, check_out_folder, run_command
 from lavis_dynrefer.data.annotations import load_region_annotations
 from lavis_dynrefer.evaluation.grounding import evaluate_grounding
+from lavis_dynrefer.grounding.captions import noun_phrase_spans
 from lavis_dynrefer.grounding.formats import grounded_record, parse_grounded, parse_grounding
 from lavis_dynrefer.grounding.scores import matches, region_text_scores
 from lavis_dynrefer.processors.image_io import load_image
 from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
 from lavis_dynrefer.shapes.benchmark import build_model, view_settings
 from lavis_dynrefer.shapes.grounding import grounding_split
-from lavis_dynrefer.shapes.truth import parse_caption
 
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
 
 
 def anchor_text(caption: str) -> str | None:
-    """``the small blue shape`` for ``the blue shape above the small blue shape``; None for a
-    caption without an anchor."""
-    parsed = parse_caption(caption)
-    return None if parsed.anchor is None else " ".join(["the", *parsed.anchor.words()])
+    """``the small blue shape`` for ``the blue shape above the small blue shape``: the last
+    noun phrase of a caption with two or more (``grounding.captions``, the grounded-caption
+    path), None otherwise."""
+    spans = noun_phrase_spans(caption)
+    return spans[-1].text if len(spans) >= 2 else None
 
 
 def score_split(model: Any, processor: MultiViewProcessor, split: dict[str, Any], root: Path,
