@@ -12,7 +12,8 @@ share of relation captions whose anchor phrase (``the small blue shape`` of ``th
 above the small blue shape``, found by the grounded-caption noun-phrase parser) ranks its own
 object first. ``--choose-threshold`` (on a
 validation split) picks the matching threshold with the best zero/one/many F1 from 0.05 to 0.95.
-The last stdout line is one JSON object.
+``--proposal-recall`` instead measures the built-in proposals (``grounding.proposals``): the
+share of GT objects with a proposal at IoU >= 0.5. The last stdout line is one JSON object.
 """
 
 from __future__ import annotations
@@ -100,7 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the no-target expressions")
     parser.add_argument("--max-images", type=int, help="only the first N images")
     parser.add_argument("--out", help="write the result records here (JSON)")
+    parser.add_argument("--proposal-recall", action="store_true",
+                        help="instead: the recall at IoU 0.5 of the built-in selective-search "
+                             "proposals against the split's GT boxes")
     return parser
+
+
+def proposal_recall_of_split(data: Path, split: str, max_images: int | None) -> str:
+    """The built-in proposals' recall at IoU 0.5 on a shapes split, and boxes per image."""
+    from lavis_dynrefer.grounding.proposals import propose_boxes, proposal_recall
+
+    gt = load_region_annotations(data / f"{split}_regions.json")
+    images = gt.images[:max_images] if max_images else gt.images
+    by_image = gt.annotations_by_image
+    root = data / (gt.image_root or "")
+    proposals, targets = [], []
+    for image in tqdm(images, desc="proposals", unit="image"):
+        proposals.append(propose_boxes(load_image(root / image.file_name)))
+        targets.append(np.array([a.bbox for a in by_image[image.id]], np.float32))
+    return json.dumps({"split": split, "images": len(images),
+                       "objects": int(sum(len(t) for t in targets)),
+                       "recall@0.5": proposal_recall(proposals, targets),
+                       "boxes_per_image": float(np.mean([len(p) for p in proposals]))})
 
 
 def run(args: argparse.Namespace) -> str:
@@ -110,6 +132,8 @@ def run(args: argparse.Namespace) -> str:
                        f"python -m lavis_dynrefer.shapes --out {args.data}")
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise CliError(f"--threshold {args.threshold}: must lie in (0, 1)")
+    if args.proposal_recall:
+        return proposal_recall_of_split(Path(args.data), args.split, args.max_images)
     out = check_out_folder(args.out) if args.out else None
     torch.manual_seed(0)
     model = build_model(args.model_type, args.checkpoint)

@@ -122,3 +122,18 @@ def test_lavis_grounding_task_agrees_with_the_benchmark(shapes_dir, tmp_path):
         assert task[key] == pytest.approx(bench[key], abs=1e-6), key
     assert task["expressions"] == bench["expressions"] == len(
         json.loads(split_file.read_text())["expressions"])
+
+
+def test_proposal_recall_command(shapes_dir):
+    import json
+
+    from lavis_dynrefer.shapes import grounding_benchmark
+
+    args = grounding_benchmark.build_parser().parse_args(
+        ["--data", str(shapes_dir), "--split", "test", "--max-images", "2", "--proposal-recall"])
+    out = json.loads(grounding_benchmark.run(args))
+    gt = load_region_annotations(shapes_dir / "test_regions.json")
+    first_two = {image.id for image in gt.images[:2]}
+    assert out["images"] == 2
+    assert out["objects"] == sum(a.image_id in first_two for a in gt.annotations)
+    assert 0 <= out["recall@0.5"] <= 100 and out["boxes_per_image"] > 0
