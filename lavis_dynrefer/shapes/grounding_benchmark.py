@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def proposal_recall_of_split(data: Path, split: str, max_images: int | None) -> str:
     """The built-in proposals' recall at IoU 0.5 on a shapes split, and boxes per image."""
-    from lavis_dynrefer.grounding.proposals import propose_boxes, proposal_recall
+    from lavis_dynrefer.grounding.proposals import proposal_recall, propose_boxes
 
     gt = load_region_annotations(data / f"{split}_regions.json")
     images = gt.images[:max_images] if max_images else gt.images
