@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -184,6 +185,9 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Hugging Face tokenizers warn on stdout when the data loader forks after they ran; stdout
+    # is the benchmark's JSON lines alone.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return run_command(build_parser(), run, argv)
 
 
