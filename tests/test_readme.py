@@ -37,13 +37,16 @@ def test_first_command_runs(tmp_path):
 
 def test_python_examples_run(monkeypatch):
     examples = [code for lang, code in BLOCKS if lang == "python"]
-    assert len(examples) == 2
+    assert len(examples) == 3
     monkeypatch.chdir(ROOT)
     namespace = {}
     for example in examples:
         exec(compile(example, "README.md", "exec"), namespace)
     results = namespace["results"]
     assert len(results) == 1 and isinstance(results[0]["caption"], str)
+    grounded = namespace["grounded"]  # one text each, one candidate region
+    assert len(grounded) == 2 and all(len(g["scores"]) == 1 for g in grounded)
+    assert all(g["matches"] == ([0] if g["scores"][0] >= 0.5 else []) for g in grounded)
     out = namespace["out"]
     assert tuple(out.images.shape) == (2, 3, 3, 224, 224)
     assert out.boxes[:, 0].tolist() == [[0, 0, 224, 224]] * 2
