@@ -51,7 +51,7 @@ from lavis_dynrefer.data.converters.common import (
     run_cli,
     xywh_to_xyxy,
 )
-from lavis_dynrefer.data.converters.refcocog import load_refs
+from lavis_dynrefer.data.converters.refcocog import load_refs, refs_by_split
 from lavis_dynrefer.grounding.formats import parse_grounding
 
 logger = logging.getLogger(__name__)
@@ -106,20 +106,11 @@ def convert_refer(refs: Sequence[Mapping[str, Any]], instances: Mapping[str, Any
     anns_by_image: dict[int, list] = defaultdict(list)
     for ann in instances["annotations"]:
         anns_by_image[ann["image_id"]].append(ann)
-    by_split: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for position, ref in enumerate(refs):
-        require_keys(ref, ("ref_id", "ann_id", "image_id", "split", "sentences"),
-                     f"ref {position}")
-        by_split[ref["split"]].append(ref)
-    wanted = list(splits) if splits else sorted(by_split)
-    unknown = [split for split in wanted if split not in by_split]
-    if unknown:
-        raise ConversionError(f"refs have no split(s) {unknown}; they have {sorted(by_split)}")
     out = {}
-    for split in wanted:
+    for split, split_refs in refs_by_split(refs, splits).items():
         counts: Counter = Counter()
         expressions: list[dict] = []
-        for ref in by_split[split]:
+        for ref in split_refs:
             targets = _ref_targets(ref, coco_images, coco_anns, counts)
             if targets is None:
                 continue

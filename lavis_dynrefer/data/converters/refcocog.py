@@ -103,6 +103,26 @@ def load_refs(path: str | Path) -> list[Mapping[str, Any]]:
     return refs
 
 
+def refs_by_split(refs: Sequence[Mapping[str, Any]], splits: Sequence[str] | None = None
+                  ) -> dict[str, list[Mapping[str, Any]]]:
+    """The refs of each wanted split (default: every split they name, sorted), each ref checked
+    for the toolkit's keys.
+
+    Raises:
+        ConversionError: a ref lacking a key, or a wanted split the refs do not have.
+    """
+    by_split: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for position, ref in enumerate(refs):
+        require_keys(ref, ("ref_id", "ann_id", "image_id", "split", "sentences"),
+                     f"ref {position}")
+        by_split[ref["split"]].append(ref)
+    wanted = list(splits) if splits else sorted(by_split)
+    unknown = [split for split in wanted if split not in by_split]
+    if unknown:
+        raise ConversionError(f"refs have no split(s) {unknown}; they have {sorted(by_split)}")
+    return {split: by_split[split] for split in wanted}
+
+
 def convert_refer(refs: Sequence[Mapping[str, Any]], instances: Mapping[str, Any],
                   options: RefOptions = RefOptions(), splits: Sequence[str] | None = None
                   ) -> dict[str, dict[str, Any]]:
@@ -120,20 +140,11 @@ def convert_refer(refs: Sequence[Mapping[str, Any]], instances: Mapping[str, Any
     require_keys(instances, ("images", "annotations"), "instances.json")
     coco_images = {image["id"]: image for image in instances["images"]}
     coco_anns = {ann["id"]: ann for ann in instances["annotations"]}
-    by_split: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for position, ref in enumerate(refs):
-        require_keys(ref, ("ref_id", "ann_id", "image_id", "split", "sentences"),
-                     f"ref {position}")
-        by_split[ref["split"]].append(ref)
-    wanted = list(splits) if splits else sorted(by_split)
-    unknown = [split for split in wanted if split not in by_split]
-    if unknown:
-        raise ConversionError(f"refs have no split(s) {unknown}; they have {sorted(by_split)}")
     out = {}
-    for split in wanted:
+    for split, split_refs in refs_by_split(refs, splits).items():
         counts: Counter = Counter()
         images, annotations = [], []
-        for ref in tqdm(by_split[split], desc=f"RefCOCOg {split}", unit="ref"):
+        for ref in tqdm(split_refs, desc=f"RefCOCOg {split}", unit="ref"):
             image = coco_images.get(ref["image_id"])
             ann = coco_anns.get(ref["ann_id"])
             if image is None or ann is None:
