@@ -130,13 +130,23 @@ def _attribute_names(model) -> list[str]:
     return names
 
 
+LEGEND_LINE = 16
+
+
+def legend_canvas(image: Image.Image, lines: int, scale: int
+                  ) -> tuple[Image.Image, ImageDraw.ImageDraw, int]:
+    """(canvas, its pen, the enlarged image's height): the image enlarged ``scale`` times on a
+    white canvas with room for ``lines`` legend lines under it."""
+    width, height = image.width * scale, image.height * scale
+    canvas = Image.new("RGB", (max(width, 420), height + LEGEND_LINE * lines + 8), "white")
+    canvas.paste(image.resize((width, height), Image.Resampling.BICUBIC), (0, 0))
+    return canvas, ImageDraw.Draw(canvas), height
+
+
 def draw(image: Image.Image, records: list[dict[str, Any]], scale: int = 2) -> Image.Image:
     """The image (enlarged) with numbered boxes, and a caption legend under it."""
-    width, height = image.width * scale, image.height * scale
-    line = 16
-    canvas = Image.new("RGB", (max(width, 420), height + line * len(records) + 8), "white")
-    canvas.paste(image.resize((width, height), Image.Resampling.BICUBIC), (0, 0))
-    pen = ImageDraw.Draw(canvas)
+    canvas, pen, height = legend_canvas(image, len(records), scale)
+    line = LEGEND_LINE
     for i, record in enumerate(records):
         colour = VIEW_COLOURS[i % len(VIEW_COLOURS)]
         x1, y1, x2, y2 = (v * scale for v in record["bbox"])

@@ -26,10 +26,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from lavis_dynrefer.cli import CliError, check_out_folder, parse_box, run_command
-from lavis_dynrefer.demo import DEFAULT_MODEL_TYPE, load_model, shipped_scene
+from lavis_dynrefer.demo import (
+    DEFAULT_MODEL_TYPE,
+    LEGEND_LINE,
+    legend_canvas,
+    load_model,
+    shipped_scene,
+)
 from lavis_dynrefer.processors.image_io import ImageLoadError, load_image
 from lavis_dynrefer.views import VIEW_COLOURS
 
@@ -99,11 +105,8 @@ def format_text(result: dict[str, Any]) -> str:
 
 def draw(image: Image.Image, results: list[dict[str, Any]], scale: int = 2) -> Image.Image:
     """The image (enlarged) with each text's matches in its colour, and a legend under it."""
-    width, height = image.width * scale, image.height * scale
-    line = 16
-    canvas = Image.new("RGB", (max(width, 420), height + line * len(results) + 8), "white")
-    canvas.paste(image.resize((width, height), Image.Resampling.BICUBIC), (0, 0))
-    pen = ImageDraw.Draw(canvas)
+    canvas, pen, height = legend_canvas(image, len(results), scale)
+    line = LEGEND_LINE
     for t, result in enumerate(results):
         colour = VIEW_COLOURS[t % len(VIEW_COLOURS)]
         for match in result["matches"]:
