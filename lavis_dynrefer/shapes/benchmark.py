@@ -132,13 +132,19 @@ def score_by_kind(gt: RegionAnnotationFile, records: list[dict]) -> dict[str, di
     return scores
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.shapes.benchmark",
-                                     description=__doc__.splitlines()[0])
+def add_split_and_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data``, ``--split``, ``--model-type``, ``--checkpoint``: what the shapes benchmarks
+    score and with which weights."""
     parser.add_argument("--data", default="data/shapes", help="shapes-world folder")
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--model-type", default="shapes")
     parser.add_argument("--checkpoint", help="weights to score (default: the shipped ones)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.shapes.benchmark",
+                                     description=__doc__.splitlines()[0])
+    add_split_and_model_arguments(parser)
     parser.add_argument("--selection", choices=["model", "phash", "random", "fixed"],
                         default="model",
                         help="how the extra views are chosen at inference: as the model type's "

@@ -36,7 +36,11 @@ from lavis_dynrefer.grounding.formats import grounded_record, parse_grounded, pa
 from lavis_dynrefer.grounding.scores import matches, region_text_scores
 from lavis_dynrefer.processors.image_io import load_image
 from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
-from lavis_dynrefer.shapes.benchmark import build_model, view_settings
+from lavis_dynrefer.shapes.benchmark import (
+    add_split_and_model_arguments,
+    build_model,
+    view_settings,
+)
 from lavis_dynrefer.shapes.grounding import grounding_split
 
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -90,10 +94,7 @@ def metrics_at(split: dict[str, Any], scored: dict[int, tuple], threshold: float
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lavis_dynrefer.shapes.grounding_benchmark",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="data/shapes", help="shapes-world folder")
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
-    parser.add_argument("--model-type", default="shapes")
-    parser.add_argument("--checkpoint", help="weights to score (default: the shipped ones)")
+    add_split_and_model_arguments(parser)
     parser.add_argument("--threshold", type=float,
                         help="matching threshold (default: the model's grounding_threshold)")
     parser.add_argument("--choose-threshold", action="store_true",
