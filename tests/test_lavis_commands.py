@@ -59,3 +59,19 @@ def test_lavis_train_runs_the_plugin(tmp_path, editable):
         result = _run([str(python), "-m", command, "--help"], tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
         assert "--cfg-path" in result.stdout
+
+
+def test_startup_pth_is_silent_when_its_module_is_gone(tmp_path):
+    """A .pth left behind by a half-removed install must not print a traceback at every start
+    of Python: it imports the alias module only when that module can be found."""
+    shutil.copy(REPO / "lavis_dynrefer_aliases.pth", tmp_path)
+    code = ("import site, sys; sys.modules.pop('_lavis_dynrefer_aliases', None); "
+            "sys.path = [p for p in sys.path if p]; "
+            f"site.addpackage({str(tmp_path)!r}, 'lavis_dynrefer_aliases.pth', set()); "
+            "print('_lavis_dynrefer_aliases' in sys.modules)")
+    env = {**_offline_env(), "PYTHONNOUSERSITE": "1"}
+    result = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.strip() == "False"
