@@ -13,15 +13,19 @@ from typing import Any
 import torch
 
 
-def matches(scores: Sequence[float], threshold: float) -> list[int]:
-    """Indices of the scores >= ``threshold``, by descending score (ties: lower index first).
+def matches(scores: Sequence[float], threshold: float, relative: float = 0.0) -> list[int]:
+    """Indices of the scores >= ``threshold`` and >= ``relative`` x the best score, by
+    descending score (ties: lower index first).
 
     >>> matches([0.2, 0.9, 0.6, 0.9], 0.5)
     [1, 3, 2]
+    >>> matches([0.2, 0.9, 0.6, 0.9], 0.5, relative=0.7)
+    [1, 3]
     >>> matches([0.2, 0.1], 0.5)
     []
     """
-    kept = [i for i, s in enumerate(scores) if s >= threshold]
+    floor = max(threshold, relative * max(scores, default=0.0))
+    kept = [i for i, s in enumerate(scores) if s >= floor]
     return sorted(kept, key=lambda i: (-scores[i], i))
 
 
@@ -50,8 +54,9 @@ def region_text_scores(model: Any, images: torch.Tensor, boxes: torch.Tensor,
 def ground(model: Any, samples: dict[str, Any], texts: Sequence[str],
            threshold: float | None = None) -> list[dict[str, Any]]:
     """One dict per text, in order: ``scores`` (R floats in [0, 1], the probability that region
-    r matches the text) and ``matches`` (the regions scoring >= the threshold, by descending
-    score; empty when none does).
+    r matches the text) and ``matches`` (the regions scoring >= the threshold and >=
+    ``config.grounding_relative`` x the text's best score, by descending score; empty when
+    none does).
 
     Args:
         model: a ``DynReferModel``.
@@ -67,5 +72,6 @@ def ground(model: Any, samples: dict[str, Any], texts: Sequence[str],
     out = []
     for t in range(len(texts)):
         column = scores[:, t].tolist()
-        out.append({"scores": column, "matches": matches(column, threshold)})
+        out.append({"scores": column,
+                    "matches": matches(column, threshold, model.config.grounding_relative)})
     return out

@@ -268,6 +268,9 @@ class DynReferConfig(RangeChecked):
             0.7 acts as 0.70117); ``fp32`` for models trained and tuned in float32.
         grounding_threshold: ``ground`` matches a region to a text when their region-text
             probability is at least this; choose it on a validation split.
+        grounding_relative: and when it is at least this fraction of the best region's
+            probability for that text (0: the threshold alone). The absolute threshold decides
+            whether anything matches, the relative one how many do.
     """
 
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -308,6 +311,7 @@ class DynReferConfig(RangeChecked):
     head_precision: Literal["bf16", "fp32"] = "bf16"
     # A region matches an expression when their SigLIP probability reaches this (``ground``).
     grounding_threshold: float = 0.5
+    grounding_relative: float = 0.0
 
     # A threshold of 0 or 1 would pass every tag or none as control words.
     RANGES: ClassVar[Mapping[str, Range]] = {
@@ -319,6 +323,7 @@ class DynReferConfig(RangeChecked):
         "rtc_logit_bias_init": FINITE,
         "region_chunk": AT_LEAST_1,
         "grounding_threshold": UNIT_OPEN,
+        "grounding_relative": UNIT,
     }
 
     @classmethod

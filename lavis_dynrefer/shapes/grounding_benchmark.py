@@ -11,7 +11,8 @@ is scored by ``evaluation.grounding`` (REC accuracy, Recall@k, zero/one/many). `
 share of relation captions whose anchor phrase (``the small blue shape`` of ``the blue shape
 above the small blue shape``, found by the grounded-caption noun-phrase parser) ranks its own
 object first. ``--choose-threshold`` (on a
-validation split) picks the matching threshold with the best zero/one/many F1 from 0.05 to 0.95.
+validation split) picks the matching rule with the best zero/one/many F1: the threshold from
+0.05 to 0.95 and the relative threshold (a fraction of the text's best score) from 0 to 0.9.
 ``--proposal-recall`` instead measures the built-in proposals (``grounding.proposals``): the
 share of GT objects with a proposal at IoU >= 0.5. The last stdout line is one JSON object.
 """
@@ -44,6 +45,7 @@ from lavis_dynrefer.shapes.benchmark import (
 from lavis_dynrefer.shapes.grounding import grounding_split
 
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
+RELATIVES = tuple(round(0.1 * k, 1) for k in range(10))
 
 
 def anchor_text(caption: str) -> str | None:
@@ -81,9 +83,9 @@ def score_split(model: Any, processor: MultiViewProcessor, split: dict[str, Any]
     return scored, anchors
 
 
-def metrics_at(split: dict[str, Any], scored: dict[int, tuple], threshold: float
-               ) -> dict[str, float]:
-    records = [grounded_record(eid, boxes, scores, matches(scores, threshold))
+def metrics_at(split: dict[str, Any], scored: dict[int, tuple], threshold: float,
+               relative: float = 0.0) -> dict[str, float]:
+    records = [grounded_record(eid, boxes, scores, matches(scores, threshold, relative))
                for eid, (boxes, scores) in scored.items()]
     kept = {eid for eid in scored}
     gt = parse_grounding({**split, "expressions": [e for e in split["expressions"]
@@ -97,8 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_split_and_model_arguments(parser)
     parser.add_argument("--threshold", type=float,
                         help="matching threshold (default: the model's grounding_threshold)")
+    parser.add_argument("--relative", type=float,
+                        help="relative threshold, a fraction of each text's best score "
+                             "(default: the model's grounding_relative)")
     parser.add_argument("--choose-threshold", action="store_true",
-                        help="report every threshold 0.05..0.95 and pick the best F1")
+                        help="report every threshold 0.05..0.95 x relative 0..0.9 and pick the "
+                             "best F1")
     parser.add_argument("--seed", type=int, default=0, help="seed of the no-target expressions")
     parser.add_argument("--max-images", type=int, help="only the first N images")
     parser.add_argument("--out", help="write the result records here (JSON)")
@@ -133,6 +139,8 @@ def run(args: argparse.Namespace) -> str:
                        f"python -m lavis_dynrefer.shapes --out {args.data}")
     if args.threshold is not None and not 0.0 < args.threshold < 1.0:
         raise CliError(f"--threshold {args.threshold}: must lie in (0, 1)")
+    if args.relative is not None and not 0.0 <= args.relative <= 1.0:
+        raise CliError(f"--relative {args.relative}: must lie in [0, 1]")
     if args.proposal_recall:
         return proposal_recall_of_split(Path(args.data), args.split, args.max_images)
     out = check_out_folder(args.out) if args.out else None
@@ -149,19 +157,23 @@ def run(args: argparse.Namespace) -> str:
                                   Path(gt_path).parent / (gt.image_root or ""), candidates,
                                   args.max_images)
     threshold = model.config.grounding_threshold if args.threshold is None else args.threshold
+    relative = model.config.grounding_relative if args.relative is None else args.relative
     summary: dict[str, Any] = {"checkpoint": args.checkpoint or "shipped", "split": args.split,
                                "candidates": "GT boxes"}
     if args.choose_threshold:
-        sweep = {t: metrics_at(split, scored, t) for t in THRESHOLDS}
-        threshold = max(THRESHOLDS, key=lambda t: (sweep[t]["f1"], -abs(t - 0.5)))
-        summary["sweep"] = {str(t): {k: sweep[t][k] for k in
-                                     ("f1", "precision", "recall", "no_target_accuracy")}
-                            for t in THRESHOLDS}
-    metrics = metrics_at(split, scored, threshold)
+        rules = [(t, r) for t in THRESHOLDS for r in RELATIVES]
+        sweep = {rule: metrics_at(split, scored, *rule) for rule in rules}
+        # Ties: the threshold nearer 0.5, then the smaller relative threshold.
+        threshold, relative = max(rules, key=lambda rule: (sweep[rule]["f1"],
+                                                           -abs(rule[0] - 0.5), -rule[1]))
+        summary["sweep"] = {f"{t} {r}": {k: sweep[t, r][k] for k in
+                                         ("f1", "precision", "recall", "no_target_accuracy")}
+                            for t, r in rules}
+    metrics = metrics_at(split, scored, threshold, relative)
     if out:
-        out.write_text(json.dumps([grounded_record(eid, b, s, matches(s, threshold))
+        out.write_text(json.dumps([grounded_record(eid, b, s, matches(s, threshold, relative))
                                    for eid, (b, s) in scored.items()]))
-    summary.update(threshold=threshold, anchor=100.0 * float(np.mean(anchors)) if anchors
+    summary.update(threshold=threshold, relative=relative, anchor=100.0 * float(np.mean(anchors)) if anchors
                    else float("nan"), anchors=len(anchors), **metrics)
     return json.dumps(summary)
 

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 import lavis_dynrefer  # noqa: F401  (registers the model with LAVIS)
+from lavis_dynrefer.grounding.scores import matches
 from lavis_dynrefer.paths import asset_path
 
 
@@ -54,6 +55,23 @@ def test_matches_follow_the_threshold(tiny):
         assert model.ground(samples, ["the astronaut"])[0]["matches"] == kept
     finally:
         model.config = dataclasses.replace(model.config, grounding_threshold=0.5)
+
+
+def test_the_relative_threshold_keeps_the_regions_near_the_best(tiny):
+    assert matches([0.2, 0.9, 0.6, 0.9], 0.5, relative=0.7) == [1, 3]  # 0.6 < 0.7 x 0.9
+    assert matches([0.2, 0.9, 0.6, 0.9], 0.5, relative=0.6) == [1, 3, 2]  # 0.6 >= 0.54
+    assert matches([0.04, 0.03], 0.05, relative=0.6) == []  # the absolute floor still holds
+    model, samples = tiny
+    scores = model.ground(samples, ["the astronaut"], threshold=1e-6)[0]["scores"]
+    ranked = sorted(scores, reverse=True)
+    # Halfway between the second score's and the best score's ratio: only the best is kept.
+    relative = (ranked[1] / ranked[0] + 1.0) / 2
+    model.config = dataclasses.replace(model.config, grounding_relative=relative)
+    try:
+        kept = model.ground(samples, ["the astronaut"], threshold=1e-6)[0]["matches"]
+    finally:
+        model.config = dataclasses.replace(model.config, grounding_relative=0.0)
+    assert kept == [scores.index(ranked[0])]
 
 
 def test_chunks_do_not_change_scores(tiny):
