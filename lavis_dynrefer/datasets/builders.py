@@ -205,11 +205,11 @@ class VGDenseCapBuilder(RegionDatasetBuilder):
 
 @registry.register_builder(names.DATASET_VG_REG)
 class VGRegBuilder(RegionDatasetBuilder):
-    """Visual Genome region captioning."""
+    """Visual Genome region captioning (GLaMM's single-region VG test set by default)."""
 
     NAME = names.DATASET_VG_REG
     DATASET_CONFIG_DICT = _defaults(NAME)
-    CONVERTER = "python -m lavis_dynrefer.data.converters.vg"
+    CONVERTER = "python -m lavis_dynrefer.data.converters.glamm_vg"
 
 
 @registry.register_builder(names.DATASET_REFCOCOG_REG)
