@@ -47,7 +47,7 @@ def settled(driver) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
-    parser.add_argument("--box", required=True)
+    parser.add_argument("--box", required=True, help="box lines to type (newline-separated)")
     parser.add_argument("--expression")
     parser.add_argument("--screenshot")
     args = parser.parse_args()
@@ -66,9 +66,9 @@ def main() -> None:
         area.send_keys(Keys.DELETE)
         area.send_keys(args.box)
         area.send_keys(Keys.CONTROL, Keys.ENTER)  # Streamlit commits a text area on Ctrl+Enter
-        wait_for(driver, lambda d: "Region 1" not in d.find_element(By.TAG_NAME, "body").text
-                 and "Region 0" in d.find_element(By.TAG_NAME, "body").text and settled(d),
-                 "the typed box's region")
+        count = len([line for line in args.box.splitlines() if line.strip()])
+        wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "body").text.count("Region ")
+                 == count and settled(d), f"the typed boxes' {count} region(s)")
         if args.expression:
             field = driver.find_element(By.CSS_SELECTOR, 'input[type="text"]')
             field.send_keys(args.expression, Keys.ENTER)
