@@ -47,6 +47,14 @@ def proposal_boxes(image: Image.Image) -> list[list[float]]:
     return propose_boxes(image).tolist()
 
 
+def _is_box(value: Any) -> bool:
+    """A box (4 numbers) rather than a list of boxes."""
+    try:
+        return len(value) == 4 and all(isinstance(float(v), float) for v in value)
+    except (TypeError, ValueError):
+        return False
+
+
 def _resolve_model(model: Any, processor: Any):
     if model is None or isinstance(model, str):
         return cached_model(model or DEFAULT_MODEL_TYPE)
@@ -84,9 +92,14 @@ def describe(images: ImageLike | Sequence[ImageLike],
     if boxes is None:
         box_lists = [None] * len(image_list)
     elif single:
+        if _is_box(boxes):
+            raise ValueError(f"boxes: a list of boxes, e.g. [{list(boxes)}], not one box")
         box_lists = [boxes]
     else:
         box_lists = list(boxes)
+        if box_lists and _is_box(box_lists[0]):
+            raise ValueError("boxes: for a list of images give one list of boxes (or None) per "
+                             "image, e.g. [[[x1, y1, x2, y2]], None]; got a flat list of boxes")
         if len(box_lists) != len(image_list):
             raise ValueError(f"boxes: {len(box_lists)} box lists for {len(image_list)} images "
                              "(one list, or None, per image)")

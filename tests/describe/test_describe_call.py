@@ -91,6 +91,10 @@ def test_bad_inputs_name_the_image_and_box(tmp_path, shapes):
     with pytest.raises(ValueError, match="2 box lists for 1 images"):
         lavis_dynrefer.describe([SCENE], [[[0, 0, 5, 5]], None], model=model,
                                 processor=processor)
+    with pytest.raises(ValueError, match="one list of boxes .or None. per image"):
+        lavis_dynrefer.describe([SCENE], [[0, 0, 5, 5]], model=model, processor=processor)
+    with pytest.raises(ValueError, match="a list of boxes, e.g. .*, not one box"):
+        lavis_dynrefer.describe(SCENE, [0, 0, 5, 5], model=model, processor=processor)
     with pytest.raises(FileNotFoundError, match="missing.png"):
         lavis_dynrefer.describe(str(tmp_path / "missing.png"), [[0, 0, 5, 5]], model=model,
                                 processor=processor)
