@@ -5,6 +5,7 @@ that ``lavis_dynrefer.describe`` gives it, and an expression is grounded."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import shutil
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from offline_subprocess import subprocess_env
+from PIL import Image
 
 from lavis_dynrefer.app import __main__ as app
 
@@ -43,27 +45,46 @@ def test_launcher_errors_are_one_line(capsys, argv, fragment):
     assert err.count("\n") == 1 and err.startswith("error: ") and fragment in err
 
 
-def page_module(monkeypatch):
-    """The page's functions without running its ``main()`` (Streamlit is not serving here)."""
-    import streamlit
-
-    monkeypatch.setattr(streamlit, "set_page_config", lambda **_: None)
-    spec = importlib.util.spec_from_file_location("dynrefer_page", app.PAGE)
-    module = importlib.util.module_from_spec(spec)
-    source = app.PAGE.read_text().replace("\nmain()\n", "\n")
-    exec(compile(source, str(app.PAGE), "exec"), module.__dict__)
-    return module
-
-
-def test_the_page_parses_typed_boxes(monkeypatch):
-    page = page_module(monkeypatch)
-    assert page.parse_boxes("1 2 3 4\n\n5, 6, 7, 8\n") == [[1, 2, 3, 4], [5, 6, 7, 8]]
+def test_the_page_parses_typed_boxes_and_uploads():
+    from lavis_dynrefer.app import page
     from lavis_dynrefer.cli import CliError
 
+    assert page.parse_boxes("1 2 3 4\n\n5, 6, 7, 8\n") == [[1, 2, 3, 4], [5, 6, 7, 8]]
     with pytest.raises(CliError, match="line 2: expected 4 numbers"):
         page.parse_boxes("1 2 3 4\n1 2 3")
     with pytest.raises(CliError, match="'x' is not a number"):
         page.parse_boxes("1 2 x 4")
+    with pytest.raises(CliError, match="notes.png: not an image file Pillow can read"):
+        page.open_upload("notes.png", b"hello")
+    png = io.BytesIO()
+    Image.new("LA", (5, 3)).save(png, format="PNG")
+    assert page.open_upload("grey.png", png.getvalue()).mode == "RGB"
+
+
+def test_the_page_without_a_browser():
+    """Streamlit's AppTest runs the page script in process: errors, records, grounding."""
+    from streamlit.testing.v1 import AppTest
+
+    import lavis_dynrefer
+    from lavis_dynrefer.demo import shipped_scene
+
+    at = AppTest.from_file(str(app.PAGE), default_timeout=180)
+    at.run()
+    assert not at.error and [m.value for m in at.markdown].count("Class: star") >= 2
+    at.text_area[0].input("900 900 950 950").run()
+    assert [e.value for e in at.error] == [
+        "error: shapes_scene.png: box 0: [900.0, 900.0, 950.0, 950.0] is empty after clipping "
+        "to the 224x224 image (clipped: [224, 224, 224, 224])"]
+    at.text_area[0].input("1 2 3").run()
+    assert [e.value for e in at.error] == [
+        "error: boxes, line 1: expected 4 numbers x1 y1 x2 y2, got '1 2 3'"]
+    at.text_area[0].input(" ".join(f"{v:g}" for v in STAR)).run()
+    expected = lavis_dynrefer.describe(shipped_scene()[0], [STAR])[0]
+    shown = [m.value for m in at.markdown]
+    assert f"Caption: **{expected['caption']}** (score {expected['score']:.3f})" in shown
+    assert shown.count("Class: star") == 1
+    at.text_input[0].input("the yellow star").run()
+    assert at.success[0].value.startswith("'the yellow star': [182, 51, 224, 99] score")
 
 
 def _free_port() -> int:

@@ -55,6 +55,16 @@ def parse_boxes(text: str) -> list[list[float]]:
     return boxes
 
 
+def open_upload(name: str, data: bytes) -> Image.Image:
+    """An uploaded file as upright RGB; CliError naming it if Pillow cannot read it."""
+    try:
+        return to_rgb(Image.open(io.BytesIO(data)))
+    except UnidentifiedImageError:
+        raise CliError(f"{name}: not an image file Pillow can read") from None
+    except (ImageLoadError, OSError, ValueError) as err:
+        raise CliError(f"{name}: cannot decode image, truncated or corrupt ({err})") from None
+
+
 def chosen_image() -> tuple[str, Image.Image, str]:
     """(name, upright RGB image, default box text) of the shipped scene or an upload."""
     source = st.radio("Image", ["the shipped scene", "upload a photo"], horizontal=True)
@@ -65,9 +75,9 @@ def chosen_image() -> tuple[str, Image.Image, str]:
             st.info("Upload a photo, or pick the shipped scene.")
             st.stop()
         try:
-            image = to_rgb(Image.open(io.BytesIO(upload.getvalue())))
-        except (UnidentifiedImageError, ImageLoadError, OSError) as err:
-            st.error(f"error: {upload.name}: not an image file Pillow can read ({err})")
+            image = open_upload(upload.name, upload.getvalue())
+        except CliError as err:
+            st.error(f"error: {err}")
             st.stop()
         return upload.name, image, ""
     path, boxes = shipped_scene()
@@ -123,7 +133,7 @@ def main() -> None:
             records = describe_cached(f"{name}:{digest}", model_key,
                                       tuple(map(tuple, boxes)), image)
         except ValueError as err:
-            st.error(f"error: {err} (image {name} is {image.width}x{image.height})")
+            st.error(f"error: {name}: {err}")
             st.stop()
         with left:
             st.image(draw(image, records), caption=f"{name}: {len(records)} region(s)")
@@ -150,4 +160,5 @@ def main() -> None:
                        + (f" (best score {best:.3f})" if best is not None else ""))
 
 
-main()
+if __name__ == "__main__":  # streamlit runs the page as __main__; importing it runs nothing
+    main()
