@@ -18,6 +18,7 @@ from typing import Any
 
 from PIL import Image
 
+from lavis_dynrefer.cli import CliError
 from lavis_dynrefer.describe.regions import (
     DEFAULT_MODEL_TYPE,
     ImageRegions,
@@ -57,7 +58,10 @@ def _is_box(value: Any) -> bool:
 
 def _resolve_model(model: Any, processor: Any):
     if model is None or isinstance(model, str):
-        return cached_model(model or DEFAULT_MODEL_TYPE)
+        try:
+            return cached_model(model or DEFAULT_MODEL_TYPE)
+        except CliError as err:  # the commands' wording; a library call gets a ValueError
+            raise ValueError(f"model: {err}".replace("--model-type ", "")) from None
     if processor is None:
         raise ValueError("a model object needs its eval processor: describe(..., model=model, "
                          "processor=vis['eval']) as load_model_and_preprocess returns them")

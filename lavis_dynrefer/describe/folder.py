@@ -29,6 +29,8 @@ from lavis_dynrefer.processors.image_io import load_image
 
 logger = logging.getLogger("lavis_dynrefer.describe")
 
+MAX_IMAGES_PER_GROUP = 16  # decoded images waiting for one model batch
+
 
 def read_previous(out: Path) -> list[dict[str, Any]]:
     """The records of an earlier run in ``out`` ([] if there is none); CliError if ``out`` is
@@ -131,7 +133,9 @@ def describe_folder(jobs: Sequence[ImageJob], model, processor, out: Path,
                 run.failures.append((job.name, message))
                 continue
             group.append((job, item))
-            if sum(len(i.boxes) for _, i in group) >= batch_size:
+            # A batch of regions, or enough images held in memory (images with few boxes).
+            if (sum(len(i.boxes) for _, i in group) >= batch_size
+                    or len(group) >= MAX_IMAGES_PER_GROUP):
                 flush()
             if unsaved >= save_every:
                 write_atomically(out, records)

@@ -100,5 +100,7 @@ def test_bad_inputs_name_the_image_and_box(tmp_path, shapes):
                                 processor=processor)
     with pytest.raises(ValueError, match="needs its eval processor"):
         lavis_dynrefer.describe(SCENE, [[0, 0, 5, 5]], model=model)
+    with pytest.raises(ValueError, match="model: 'giant' is not a model type of dynrefer"):
+        lavis_dynrefer.describe(SCENE, [[0, 0, 5, 5]], model="giant")
     with pytest.raises(TypeError, match="PIL image or a path"):
         lavis_dynrefer.describe([3], [[[0, 0, 5, 5]]], model=model, processor=processor)

@@ -129,6 +129,21 @@ def test_a_crash_leaves_only_whole_images_in_the_output(capsys, tmp_path, monkey
     assert [p.name for p in tmp_path.iterdir()] == ["images", "results.json"]
 
 
+def test_images_without_boxes_do_not_pile_up(capsys, tmp_path, monkeypatch):
+    names = [f"{i}.png" for i in range(1, 6)]
+    images = scene_folder(tmp_path, names)
+    boxes = annotation_file(tmp_path, {name: [] for name in names})
+    groups = []
+    real = folder.describe_regions
+    monkeypatch.setattr(folder, "MAX_IMAGES_PER_GROUP", 2)
+    monkeypatch.setattr(folder, "describe_regions", lambda model, processor, items, batch:
+                        groups.append(len(items)) or real(model, processor, items, batch))
+    code, stdout, _ = run(capsys, "--images", images, "--boxes", boxes, "--out",
+                          tmp_path / "r.json")
+    assert code == 0 and "5 image(s) described (0 regions)" in stdout
+    assert groups == [2, 2, 1]
+
+
 def test_detection_results_give_xywh_boxes_by_file_name(capsys, tmp_path):
     images = scene_folder(tmp_path, ("000007.png", "cat.png"))
     detections = tmp_path / "dets.json"
