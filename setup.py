@@ -60,7 +60,8 @@ INSTALL_REQUIRES = [
     "textblob>=0.20",
 ]
 
-TEST_REQUIRES = ["pytest>=7", "hypothesis", "scipy"]
+# selenium drives the web page in the `browser` test (Chromium itself comes from Debian's apt).
+TEST_REQUIRES = ["pytest>=7", "hypothesis", "scipy", "selenium>=4"]
 
 setup(
     name="lavis-dynrefer",

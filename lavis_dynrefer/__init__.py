@@ -18,6 +18,12 @@ with warnings.catch_warnings():
     import lavis  # noqa: F401  (LAVIS first: its own registrations must exist before ours)
 
 from lavis_dynrefer import datasets, runners, tasks  # noqa: E402, F401  (registers them)
+
+# Bound here, after the subpackage of the same name is imported, so ``lavis_dynrefer.describe``
+# is the function even once the subpackage (the folder command) is loaded: a lazy module
+# ``__getattr__`` would lose to the submodule attribute that the import system sets. Its import
+# is light (PIL and the box checks; the model loads on the first call).
+from lavis_dynrefer.describe import describe  # noqa: E402
 from lavis_dynrefer.models import DynReferModel  # noqa: E402  (registers the model)
 from lavis_dynrefer.processors.multi_view import (  # noqa: F401  (registers the processor)
     MultiViewConfig,
@@ -28,5 +34,5 @@ from lavis_dynrefer.shapes import towers  # noqa: E402, F401  (registers the sha
 
 __version__ = "0.1.0"
 
-__all__ = ["DynReferModel", "MultiViewConfig", "MultiViewOutput", "MultiViewProcessor",
+__all__ = ["DynReferModel", "describe", "MultiViewConfig", "MultiViewOutput", "MultiViewProcessor",
            "__version__"]

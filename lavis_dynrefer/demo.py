@@ -6,7 +6,9 @@
 
 Prints one block per region and saves a PNG with the numbered boxes and their captions. With
 ``--json`` stdout is one JSON list of the per-region records in the result format
-(data-and-metrics.md section 2). Bad arguments end with one ``error: ...`` line (exit status 2).
+(data-and-metrics.md section 2) with the readable ``attributes``, ``class`` and ``views`` of
+``lavis_dynrefer.describe`` (the same records it returns for the same boxes). Bad arguments end
+with one ``error: ...`` line (exit status 2).
 """
 
 from __future__ import annotations
@@ -16,21 +18,24 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import torch
 from PIL import Image, ImageDraw
 
 from lavis_dynrefer.cli import CliError, check_out_folder, parse_box, run_command
+from lavis_dynrefer.describe.regions import (  # noqa: F401  (load_model: the commands' loader)
+    DEFAULT_MODEL_TYPE,
+    ChosenViews,
+    ImageRegions,
+    describe_regions,
+    load_model,
+)
 from lavis_dynrefer.paths import asset_path
 from lavis_dynrefer.processors.image_io import ImageLoadError, load_image
 from lavis_dynrefer.views import VIEW_COLOURS
 
 logger = logging.getLogger("lavis_dynrefer.demo")
 
-DEFAULT_MODEL_TYPE = "shapes"
 TOP_ATTRIBUTES = 3
 
 
@@ -41,68 +46,10 @@ def shipped_scene() -> tuple[str, list[list[float]]]:
     return asset_path(scene["image"]), scene["boxes"]
 
 
-def load_model(model_type: str, checkpoint: str | None):
-    """The model and its eval processor; CliError for anything that cannot be loaded."""
-    from lavis.models import load_model_and_preprocess
-
-    from lavis_dynrefer.models.dynrefer import DynReferModel
-
-    known = sorted(DynReferModel.PRETRAINED_MODEL_CONFIG_DICT)
-    if model_type not in known:
-        raise CliError(f"--model-type {model_type!r} is not a model type of dynrefer "
-                       f"(one of {', '.join(known)})")
-    try:
-        model, vis, _ = load_model_and_preprocess("dynrefer", model_type, is_eval=True,
-                                                  device="cpu")
-        if checkpoint:
-            if not Path(checkpoint).is_file():
-                raise FileNotFoundError(f"--checkpoint {checkpoint}: no such file")
-            model.load_checkpoint(checkpoint)
-    except (FileNotFoundError, ValueError) as err:
-        raise CliError(f"cannot load model type {model_type!r}: {err}") from None
-    return model, vis["eval"]
-
-
-@dataclass(frozen=True)
-class ChosenViews:
-    """The views the processor chose for each region (its images are not kept).
-
-    Attributes:
-        ts: [R, V] coefficient of each view.
-        view_boxes: [R, V, 4] view boxes XYXY in image pixels.
-    """
-
-    ts: torch.Tensor
-    view_boxes: torch.Tensor
-
-
 def describe(model, processor, image: Image.Image, boxes: list[list[float]]
              ) -> tuple[list[dict[str, Any]], ChosenViews]:
-    """Result records (result format) for the boxes, and the processor's chosen views.
-
-    Regions go through the processor and the model ``model.config.region_chunk`` at a time, so
-    memory stays bounded for any number of boxes (the rendered views of one chunk, about
-    1.8 MB per region at 224 px and 3 views, are freed before the next).
-    """
-    chunk = model.config.region_chunk
-    records, ts, view_boxes = [], [], []
-    for start in range(0, len(boxes), chunk):
-        part = boxes[start:start + chunk]
-        views = processor(image, part)
-        samples = {"image": views.images, "region_boxes": views.boxes,
-                   "id": [None] * len(part), "image_id": [0] * len(part), "bbox": part}
-        for prediction in model.predict_answers(samples):
-            record = {key: prediction[key] for key in ("id", "image_id", "bbox", "caption",
-                                                        "score", "tags")}
-            for key in ("attr", "cls"):
-                if key in prediction:
-                    record[key] = prediction[key]
-            records.append(record)
-        ts.append(views.ts)
-        view_boxes.append(views.view_boxes)
-    if not records:
-        return [], ChosenViews(torch.zeros(0, 0), torch.zeros(0, 0, 4, dtype=torch.long))
-    return records, ChosenViews(torch.cat(ts), torch.cat(view_boxes))
+    """Records (``describe.regions``) for the boxes of one image, and the chosen views."""
+    return describe_regions(model, processor, [ImageRegions(image, boxes)])[0]
 
 
 def format_region(index: int, record: dict[str, Any], model, views: ChosenViews) -> str:
@@ -110,24 +57,14 @@ def format_region(index: int, record: dict[str, Any], model, views: ChosenViews)
     lines = [f"region {index} {record['bbox']}",
              f"  caption: {record['caption']}  (score {record['score']:.3f})",
              f"  tags:    {', '.join(record['tags']) or '-'}"]
-    if "attr" in record and model.attribute_prompts is not None:
-        names = [a for a in _attribute_names(model)]
-        ranked = sorted(zip(names, record["attr"]), key=lambda pair: -pair[1])[:TOP_ATTRIBUTES]
+    if "attributes" in record:
+        ranked = list(record["attributes"].items())[:TOP_ATTRIBUTES]
         lines.append("  attributes: " + ", ".join(f"{n} {s:.2f}" for n, s in ranked))
-    if "cls" in record and model.class_names:
-        best = max(range(len(record["cls"])), key=lambda i: record["cls"][i])
-        lines.append(f"  class:   {model.class_names[best]}")
+    if "class" in record:
+        lines.append(f"  class:   {record['class']}")
     ts = ", ".join(f"{t:.1f}" for t in views.ts[index].tolist())
     lines.append(f"  views:   t = {ts}; boxes {views.view_boxes[index].tolist()}")
     return "\n".join(lines)
-
-
-def _attribute_names(model) -> list[str]:
-    prompts = model.attribute_prompts
-    names = [""] * prompts.num_attributes
-    for synonym, index in zip(prompts.synonyms, prompts.attribute_index):
-        names[index] = names[index] or synonym
-    return names
 
 
 LEGEND_LINE = 16

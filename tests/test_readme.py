@@ -37,7 +37,7 @@ def test_first_command_runs(tmp_path):
 
 def test_python_examples_run(monkeypatch):
     examples = [code for lang, code in BLOCKS if lang == "python"]
-    assert len(examples) == 3
+    assert len(examples) == 4
     monkeypatch.chdir(ROOT)
     namespace = {}
     for example in examples:
@@ -47,6 +47,14 @@ def test_python_examples_run(monkeypatch):
     grounded = namespace["grounded"]  # one text each, one candidate region
     assert len(grounded) == 2 and all(len(g["scores"]) == 1 for g in grounded)
     assert all(g["matches"] == ([0] if g["scores"][0] >= 0.5 else []) for g in grounded)
+    records = namespace["records"]  # "Use it on your own images": the captions it shows
+    assert [r["caption"] for r in records] == [
+        "the striped yellow shape right of the star",
+        "the small dotted green shape in the top left corner"]
+    assert records[0]["class"] == "star" and list(records[0]["attributes"])[:3] == [
+        "angular", "pointed", "right"]
+    assert [v["box"] for v in records[0]["views"]] == [[182, 51, 224, 99], [91, 25, 224, 161],
+                                                       [0, 0, 224, 224]]
     out = namespace["out"]
     assert tuple(out.images.shape) == (2, 3, 3, 224, 224)
     assert out.boxes[:, 0].tolist() == [[0, 0, 224, 224]] * 2

@@ -23,7 +23,11 @@ from lavis.datasets.builders.base_dataset_builder import BaseDatasetBuilder
 from torch.utils.data import Dataset
 
 from lavis_dynrefer import names
-from lavis_dynrefer.data.annotations import load_region_annotations
+from lavis_dynrefer.data.annotations import (
+    RegionAnnotation,
+    RegionAnnotationFile,
+    load_region_annotations,
+)
 from lavis_dynrefer.datasets.region_dataset import DEFAULT_MAX_REGIONS_PER_SAMPLE, RegionDataset
 from lavis_dynrefer.paths import config_path
 from lavis_dynrefer.typed_config import ConfigError, FieldError, from_mapping
@@ -53,6 +57,28 @@ class RegionDatasetOptions:
         if self.max_regions_per_sample < 1:
             raise FieldError(type(self).__name__, "max_regions_per_sample",
                              f"must be >= 1, got {self.max_regions_per_sample}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseCapOptions(RegionDatasetOptions):
+    """Dense captioning's keys besides ``max_regions_per_sample``.
+
+    Attributes:
+        proposals: a detection-results file (COCO's format, or GRiT's
+            ``vg_instances_results.json``) whose boxes are captioned in place of the GT boxes
+            in ``val`` / ``test`` (the predicted-box protocol; ``datasets.proposals``).
+        proposals_per_image: at most this many of an image's proposals, best scores first
+            (None: all).
+    """
+
+    proposals: str | None = None
+    proposals_per_image: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.proposals_per_image is not None and self.proposals_per_image < 1:
+            raise FieldError(type(self).__name__, "proposals_per_image",
+                             f"must be >= 1, got {self.proposals_per_image}")
 
 
 class RegionDatasetBuilder(BaseDatasetBuilder):
@@ -100,6 +126,11 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
             )
         return path
 
+    def eval_regions(self, options: RegionDatasetOptions, annotations: RegionAnnotationFile
+                     ) -> list[RegionAnnotation] | None:
+        """The regions an eval split describes in place of its GT boxes; None: the GT boxes."""
+        return None
+
     def build(self) -> dict[str, Dataset]:
         options = self.options()
         self.build_processors()
@@ -137,6 +168,7 @@ class RegionDatasetBuilder(BaseDatasetBuilder):
                 level="region" if is_train else "image",
                 annotation_path=ann_path,
                 max_regions_per_sample=options.max_regions_per_sample,
+                eval_regions=None if is_train else self.eval_regions(options, annotations),
             )
             logger.info("%s %s: %d samples from %s", type(self).__name__, split,
                         len(datasets[split]), ann_path)
@@ -154,15 +186,30 @@ class VGDenseCapBuilder(RegionDatasetBuilder):
     NAME = names.DATASET_VG_DENSECAP
     DATASET_CONFIG_DICT = _defaults(NAME)
     CONVERTER = "python -m lavis_dynrefer.data.converters.vg"
+    OPTIONS = DenseCapOptions
+
+    def eval_regions(self, options: DenseCapOptions, annotations: RegionAnnotationFile
+                     ) -> list[RegionAnnotation] | None:
+        """The ``proposals`` file's boxes (``datasets.proposals``), if one is set."""
+        if options.proposals is None:
+            return None
+        from lavis_dynrefer.datasets.proposals import proposal_regions
+
+        path = os.path.abspath(os.path.expanduser(options.proposals))
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"datasets.{self.NAME}.proposals: no such file: {path} (a "
+                                    "detection-results list: GRiT's vg_instances_results.json "
+                                    "or COCO's format)")
+        return proposal_regions(annotations, path, options.proposals_per_image)
 
 
 @registry.register_builder(names.DATASET_VG_REG)
 class VGRegBuilder(RegionDatasetBuilder):
-    """Visual Genome region captioning."""
+    """Visual Genome region captioning (GLaMM's single-region VG test set by default)."""
 
     NAME = names.DATASET_VG_REG
     DATASET_CONFIG_DICT = _defaults(NAME)
-    CONVERTER = "python -m lavis_dynrefer.data.converters.vg"
+    CONVERTER = "python -m lavis_dynrefer.data.converters.glamm_vg"
 
 
 @registry.register_builder(names.DATASET_REFCOCOG_REG)

@@ -120,6 +120,9 @@ class RegionDataset(Dataset):
         annotation_path: the GT file, for tasks that score results against it.
         max_regions_per_sample: at ``image`` level, an image with more regions is split into
             consecutive samples of at most this many (>= 1), which bounds a sample's memory.
+        eval_regions: at ``image`` level, the regions to describe in place of the GT
+            annotations (predicted boxes, ``datasets.proposals``); ``annotations`` stays the GT
+            file that the results are scored against.
 
     Raises:
         ValueError: an unknown level, or ``max_regions_per_sample`` < 1.
@@ -128,7 +131,8 @@ class RegionDataset(Dataset):
     def __init__(self, annotations: RegionAnnotationFile, image_root: str,
                  vis_processor: Callable, text_processor: Callable | None = None,
                  level: Level = "region", annotation_path: str | None = None,
-                 max_regions_per_sample: int = DEFAULT_MAX_REGIONS_PER_SAMPLE):
+                 max_regions_per_sample: int = DEFAULT_MAX_REGIONS_PER_SAMPLE,
+                 eval_regions: Sequence[RegionAnnotation] | None = None):
         if level not in ("region", "image"):
             raise ValueError(f"level must be 'region' or 'image', got {level!r}")
         if (isinstance(max_regions_per_sample, bool) or not isinstance(max_regions_per_sample, int)
@@ -143,7 +147,13 @@ class RegionDataset(Dataset):
         self.level = level
         self.max_regions_per_sample = max_regions_per_sample
         self._images = annotations.image_by_id
+        if eval_regions is not None and level != "image":
+            raise ValueError("eval_regions (predicted boxes) are for image-level evaluation")
         by_image = annotations.annotations_by_image
+        if eval_regions is not None:
+            by_image = {}
+            for region in eval_regions:
+                by_image.setdefault(region.image_id, []).append(region)
         if level == "region":
             self._items: list[Sequence[RegionAnnotation]] = [[a] for a in annotations.annotations]
         else:

@@ -8,6 +8,8 @@ One command per source, each ``python -m lavis_dynrefer.data.converters.<name> -
   MDETR's ``finetune_refcocog_{split}.json`` (``mdetr`` sub-command) -> ``{split}.json``.
 - ``ovad``: ``ovad2000.json`` -> one file with ``att_vec`` and ``attributes``.
 - ``coco``: ``instances_val2017.json`` -> one file with ``category_id`` and ``categories``.
+- ``glamm_vg``: GLaMM's VG region-captioning test set (``test_caption.json``) -> the ``vg_reg``
+  test file.
 
 Shared box arithmetic, checks and writing live in ``common``.
 """
