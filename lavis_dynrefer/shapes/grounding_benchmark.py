@@ -10,9 +10,10 @@ is scored against every expression by ``model.ground``'s SigLIP probability, and
 is scored by ``evaluation.grounding`` (REC accuracy, Recall@k, zero/one/many). ``anchor`` is the
 share of relation captions whose anchor phrase (``the small blue shape`` of ``the blue shape
 above the small blue shape``, found by the grounded-caption noun-phrase parser) ranks its own
-object first. ``--choose-threshold`` (on a
+object first (a box at IoU >= 0.5 with it). ``--choose-threshold`` (on a
 validation split) picks the matching rule with the best zero/one/many F1: the threshold from
 0.05 to 0.95 and the relative threshold (a fraction of the text's best score) from 0 to 0.9.
+``--candidates proposals`` grounds in the built-in proposals instead of the GT boxes.
 ``--proposal-recall`` instead measures the built-in proposals (``grounding.proposals``): the
 share of GT objects with a proposal at IoU >= 0.5. The last stdout line is one JSON object.
 """
@@ -31,7 +32,7 @@ from tqdm import tqdm
 
 from lavis_dynrefer.cli import CliError, check_out_folder, run_command
 from lavis_dynrefer.data.annotations import load_region_annotations
-from lavis_dynrefer.evaluation.grounding import evaluate_grounding
+from lavis_dynrefer.evaluation.grounding import any_hit, evaluate_grounding
 from lavis_dynrefer.grounding.captions import noun_phrase_spans
 from lavis_dynrefer.grounding.formats import grounded_record, parse_grounded, parse_grounding
 from lavis_dynrefer.grounding.scores import matches, region_text_scores
@@ -79,7 +80,7 @@ def score_split(model: Any, processor: MultiViewProcessor, split: dict[str, Any]
             scored[expression["id"]] = (boxes, scores[:, t].tolist())
         for k, (expression, _) in enumerate(anchored):
             best = int(np.argmax(scores[:, len(expressions) + k]))
-            anchors.append(boxes[best] == expression["anchor"])
+            anchors.append(any_hit([boxes[best]], [expression["anchor"]]))
     return scored, anchors
 
 
@@ -108,10 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the no-target expressions")
     parser.add_argument("--max-images", type=int, help="only the first N images")
     parser.add_argument("--out", help="write the result records here (JSON)")
+    parser.add_argument("--candidates", choices=["gt", "proposals"], default="gt",
+                        help="candidate boxes: the GT boxes (two-stage protocol) or the built-in "
+                             "selective-search proposals")
     parser.add_argument("--proposal-recall", action="store_true",
                         help="instead: the recall at IoU 0.5 of the built-in selective-search "
                              "proposals against the split's GT boxes")
     return parser
+
+
+def proposal_candidates(gt: Any, root: Path, max_images: int | None
+                        ) -> dict[int, list[list[float]]]:
+    """The built-in proposals of each image of the split (XYXY pixels)."""
+    from lavis_dynrefer.grounding.proposals import propose_boxes
+
+    images = gt.images[:max_images] if max_images else gt.images
+    return {image.id: propose_boxes(load_image(root / image.file_name)).tolist()
+            for image in tqdm(images, desc="proposals", unit="image")}
 
 
 def proposal_recall_of_split(data: Path, split: str, max_images: int | None) -> str:
@@ -151,15 +165,18 @@ def run(args: argparse.Namespace) -> str:
         **view_settings(args.model_type, "model", ())))
     gt = load_region_annotations(gt_path)
     split = grounding_split(gt, seed=args.seed)
-    candidates = {image_id: [list(a.bbox) for a in regions]
-                  for image_id, regions in gt.annotations_by_image.items()}
-    scored, anchors = score_split(model, processor, split,
-                                  Path(gt_path).parent / (gt.image_root or ""), candidates,
-                                  args.max_images)
+    root = Path(gt_path).parent / (gt.image_root or "")
+    if args.candidates == "proposals":
+        candidates = proposal_candidates(gt, root, args.max_images)
+    else:
+        candidates = {image_id: [list(a.bbox) for a in regions]
+                      for image_id, regions in gt.annotations_by_image.items()}
+    scored, anchors = score_split(model, processor, split, root, candidates, args.max_images)
     threshold = model.config.grounding_threshold if args.threshold is None else args.threshold
     relative = model.config.grounding_relative if args.relative is None else args.relative
     summary: dict[str, Any] = {"checkpoint": args.checkpoint or "shipped", "split": args.split,
-                               "candidates": "GT boxes"}
+                               "candidates": {"gt": "GT boxes",
+                                              "proposals": "built-in proposals"}[args.candidates]}
     if args.choose_threshold:
         rules = [(t, r) for t in THRESHOLDS for r in RELATIVES]
         sweep = {rule: metrics_at(split, scored, *rule) for rule in rules}

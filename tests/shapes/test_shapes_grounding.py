@@ -91,12 +91,24 @@ def test_grounding_benchmark_command(shapes_dir):
     assert strict["expressions"] == len(expressions)
     assert strict["no_target_accuracy"] == 100.0 and strict["recall"] == 0.0
     assert strict["no_target"] == sum(not e["targets"] for e in expressions)
-    loose = run("--threshold", "0.000001")  # every candidate matches
+    loose = run("--threshold", "0.000001", "--relative", "0")  # every candidate matches
     assert loose["recall"] == 100.0 and loose["no_target_accuracy"] == 0.0
-    # REC does not depend on the threshold; the sweep picks one of its thresholds.
+    # With a relative threshold of 1 only the best candidate matches: one box per expression,
+    # a true positive exactly when REC's top-1 box hits, a false one for every no-target text.
+    best_only = run("--threshold", "0.000001", "--relative", "1")
+    assert best_only["no_target_accuracy"] == 0.0
+    with_targets = len(expressions) - best_only["no_target"]
+    assert best_only["precision"] == pytest.approx(
+        best_only["rec_accuracy"] * with_targets / len(expressions), abs=1e-6)
+    # REC does not depend on the threshold; the sweep picks one of its rules.
     chosen = run("--choose-threshold")
     assert chosen["rec_accuracy"] == strict["rec_accuracy"] == loose["rec_accuracy"]
-    assert str(chosen["threshold"]) in chosen["sweep"]
+    assert f"{chosen['threshold']} {chosen['relative']}" in chosen["sweep"]
+    # The built-in proposals as candidates: same expressions, ranked boxes from the proposals.
+    proposed = run("--candidates", "proposals", "--threshold", "0.999999")
+    assert proposed["candidates"] == "built-in proposals"
+    assert proposed["expressions"] == len(expressions)
+    assert proposed["recall@10"] >= proposed["recall@5"] >= proposed["rec_accuracy"]
 
 
 def test_lavis_grounding_task_agrees_with_the_benchmark(shapes_dir, tmp_path):
