@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,6 +35,8 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # (i + 1) / 10 in float64, the release's candidate list, so float32 view boxes match it bit for bit.
 DEFAULT_CANDIDATES = tuple((i + 1) / 10 for i in range(10))
+
+_TORCHVISION_MODES = {name: name for name in ("bicubic", "bilinear", "nearest")}
 
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -63,6 +66,9 @@ class MultiViewConfig:
             on); ``exact`` the fractional box (``view_geometry.box_in_view``).
         fast_hash: hash ``release`` views as one linear map per box (``phash_linear``), the same
             bits as hashing each box through ``cv2.resize`` + ``cv2.dct``; False does the latter.
+        renderer: what crops and resizes the views: ``pil`` (default; the pixels the shapes
+            models were trained on) or ``torchvision`` (v2 ``resize`` of the image tensor, as
+            the release renders: ~3x faster, pixels within a few grey levels of PIL's).
         seed: seeds the training draw when set. Leave ``None`` under a multi-worker DataLoader
             (workers forked with one seeded generator would draw the same views).
     """
@@ -77,6 +83,7 @@ class MultiViewConfig:
     hash: Literal["release", "imagehash"] = "release"
     box_frame: Literal["release", "exact"] = "release"
     fast_hash: bool = True
+    renderer: Literal["pil", "torchvision"] = "pil"
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -101,6 +108,9 @@ class MultiViewConfig:
             )
         if self.image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {self.image_size}")
+        if self.renderer == "torchvision" and self.interpolation not in _TORCHVISION_MODES:
+            raise ValueError(f"renderer 'torchvision' resizes with {sorted(_TORCHVISION_MODES)}, "
+                             f"not {self.interpolation!r}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError(f"mean and std need 3 values, std > 0; got {self.mean}, {self.std}")
 
@@ -230,12 +240,31 @@ class MultiViewProcessor(BaseProcessor):
         size = self.config.image_size
         return image.crop(tuple(int(v) for v in box)).resize((size, size), self._resample)
 
+    def _crops(self, image: Image.Image, boxes: np.ndarray) -> Iterator[np.ndarray]:
+        """Each box cropped and resized: [3, S, S] uint8 per box (``config.renderer``)."""
+        if self.config.renderer == "pil":
+            for box in boxes.tolist():
+                yield np.asarray(self.crop_view(image, box)).transpose(2, 0, 1)
+            return
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms.v2 import functional
+
+        size = [self.config.image_size] * 2
+        whole = torch.from_numpy(np.array(image)).permute(2, 0, 1)  # [3, H, W] uint8
+        mode = InterpolationMode(_TORCHVISION_MODES[self.config.interpolation])
+        for x1, y1, x2, y2 in boxes.tolist():
+            yield functional.resize(whole[:, y1:y2, x1:x2], size, interpolation=mode,
+                                    antialias=True).numpy()
+
     def render(self, image: Image.Image, view_boxes_: np.ndarray) -> torch.Tensor:
         """Crop, resize and normalise view boxes, each distinct box once.
 
-        The normalisation is a per-channel table of the 256 values, made with the same float32
-        operations as ``(x / 255 - mean) / std`` on the image, so the pixels are those values
-        bit for bit, at a third of the memory traffic.
+        ``renderer`` ``pil`` crops and resizes with PIL (``crop_view``); ``torchvision`` with
+        torchvision v2's antialiased resize of the image tensor, as the release does: about 3x
+        faster, and pixels a grey level or so off PIL's. The normalisation is a per-channel
+        table of the 256 values, made with the same float32 operations as
+        ``(x / 255 - mean) / std`` on the image, so the pixels are those values bit for bit, at
+        a third of the memory traffic.
 
         Args:
             image: the RGB image.
@@ -249,10 +278,10 @@ class MultiViewProcessor(BaseProcessor):
         flat = np.asarray(view_boxes_).reshape(-1, 4)
         unique, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
         pixels = np.empty((len(flat), 3, size, size), np.float32)
-        for box, row in zip(unique.tolist(), first.tolist()):
-            crop = np.asarray(self.crop_view(image, box))  # [S, S, 3] uint8
+        crops = self._crops(image, unique)
+        for row, crop in zip(first.tolist(), crops):
             for channel in range(3):
-                np.take(self._table[channel], crop[..., channel], out=pixels[row, channel])
+                np.take(self._table[channel], crop[channel], out=pixels[row, channel])
         source = first[inverse.reshape(-1)]
         repeats = np.flatnonzero(source != np.arange(len(flat)))
         pixels[repeats] = pixels[source[repeats]]

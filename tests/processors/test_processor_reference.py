@@ -65,3 +65,21 @@ def test_render_repeated_boxes_and_other_normalisation():
     out = processor.render(image, view_boxes)
     assert torch.equal(out, reference_render(processor, image, view_boxes))
     assert torch.equal(out[0, 0], out[1, 2])
+
+
+def test_torchvision_renderer_gives_the_release_style_loops_pixels():
+    from lavis_dynrefer.benchmark.release_loop import release_style_views
+
+    image = Image.open(ASSETS / "astronaut.jpg").convert("RGB").resize((400, 300))
+    boxes = photo_boxes(*image.size, count=8, seed=5)
+    out = MultiViewProcessor(MultiViewConfig(renderer="torchvision", image_size=64))(image, boxes)
+    release_boxes, release_images = release_style_views(image, boxes, size=64)
+    np.testing.assert_array_equal(out.view_boxes.numpy(), release_boxes)
+    assert torch.equal(out.images, release_images)
+    pil = MultiViewProcessor(MultiViewConfig(image_size=64)).render(image, release_boxes)
+    assert 0 < (pil - out.images).abs().max() < 0.2  # a few grey levels over std ~0.27
+
+
+def test_torchvision_renderer_refuses_a_filter_it_lacks():
+    with pytest.raises(ValueError, match="torchvision"):
+        MultiViewConfig(renderer="torchvision", interpolation="lanczos")
