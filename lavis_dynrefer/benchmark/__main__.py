@@ -13,6 +13,8 @@ from lavis_dynrefer.cli import CliError, check_out_folder, run_command
 SUITES = {
     "processor": "lavis_dynrefer.benchmark.processor_suite",
     "dedup": "lavis_dynrefer.benchmark.dedup_suite",
+    "inference": "lavis_dynrefer.benchmark.inference_suite",
+    "cost": "lavis_dynrefer.benchmark.cost_suite",
 }
 
 

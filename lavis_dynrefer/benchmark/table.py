@@ -18,6 +18,7 @@ class SuiteResult:
         rows: one dict per row, keyed by the headers (numbers or strings).
         notes: lines printed under the table (the machine, what a column means).
         extra: more JSON-only data (settings, raw timings).
+        text: a table the suite formats itself (printed instead of ``columns`` / ``rows``).
     """
 
     suite: str
@@ -25,6 +26,7 @@ class SuiteResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"suite": self.suite, "columns": self.columns, "rows": self.rows,
@@ -44,6 +46,8 @@ def format_cell(value: Any) -> str:
 
 def format_table(result: SuiteResult) -> str:
     """A plain-text table with aligned columns, the notes below it."""
+    if result.text is not None:
+        return "\n".join([f"{result.suite}:", result.text, *result.notes])
     cells = [result.columns] + [[format_cell(row.get(c)) for c in result.columns]
                                 for row in result.rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(result.columns))]
