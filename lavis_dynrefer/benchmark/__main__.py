@@ -6,15 +6,18 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from lavis_dynrefer.benchmark.table import format_table, write_json
-from lavis_dynrefer.cli import CliError, check_out_folder, run_command
+from lavis_dynrefer.cli import CliError, run_command
 
 SUITES = {
     "processor": "lavis_dynrefer.benchmark.processor_suite",
     "dedup": "lavis_dynrefer.benchmark.dedup_suite",
     "inference": "lavis_dynrefer.benchmark.inference_suite",
+    "train": "lavis_dynrefer.benchmark.train_suite",
     "cost": "lavis_dynrefer.benchmark.cost_suite",
+    "startup": "lavis_dynrefer.benchmark.startup_suite",
 }
 
 
@@ -35,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> str:
-    if args.json:
-        check_out_folder(args.json)
+    if args.json and not Path(args.json).parent.is_dir():
+        raise CliError(f"--json {args.json}: folder {Path(args.json).parent} does not exist")
     try:
         result = args.run_suite(args)
     except ValueError as err:
