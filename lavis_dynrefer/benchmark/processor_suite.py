@@ -34,17 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     parser.add_argument("--size", type=int, default=224, help="view side S")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: both sides are single-threaded loops, "
-                             "and spinning threads on a busy machine distort them)")
+                        help="torch and OpenCV threads (default 1: both sides are loops over "
+                             "regions, and spinning threads on a busy machine distort them)")
 
 
 def run(args: argparse.Namespace) -> SuiteResult:
-    threads = torch.get_num_threads()
+    import cv2
+
+    threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
     try:
         return measure(args)
     finally:
         torch.set_num_threads(threads)
+        cv2.setNumThreads(cv2_threads)
 
 
 def measure(args: argparse.Namespace) -> SuiteResult:
@@ -83,7 +87,7 @@ def measure(args: argparse.Namespace) -> SuiteResult:
     info = machine()
     result.notes = [
         f"photo: astronaut {image.size[0]}x{image.size[1]}, random boxes 10-300 px, best of "
-        f"{args.repeats}; views S = {args.size}; torch threads {args.threads}",
+        f"{args.repeats}; views S = {args.size}; torch and OpenCV threads {args.threads}",
         "processor: default settings (PIL rendering, the same pixels as before); torchvision: "
         "renderer=torchvision, the release-style loop's pixels bit for bit",
         "select: choosing the views (pHash of 11 boxes per region, each distinct box once); "
