@@ -259,6 +259,8 @@ class DynReferConfig(RangeChecked):
             train (a frozen random tower is not the method).
         tag_threshold: sigmoid threshold of predicted tags (0.7; 0.8 VG, 0.76 RefCOCOg).
         region_chunk: regions per chunk in ``predict_answers`` (bounded memory).
+        share_views: encode each distinct view image of a chunk once (``view_dedup``); the
+            outputs are the same either way.
         attribute_score: how ``attr`` is written: ``release`` sigmoid(s), as the release and
             method.md write it (values near 0.5-0.75 for any region); ``siglip`` the SigLIP
             probability sigmoid(s * e^t + b) the label term trains (the shapes model). The
@@ -305,6 +307,9 @@ class DynReferConfig(RangeChecked):
     # suits a small batch).
     rtc_logit_bias_init: float = -10.0
     region_chunk: int = 64
+    # Regions of one image share views (t = 1 is the whole image for all of them; repeated and
+    # nested boxes can give the same view box): the ViT encodes each distinct view once.
+    share_views: bool = True
     attribute_score: Literal["release", "siglip"] = "release"
     # The release reads the tag / attribute / class heads out in bf16 (models.head_precision):
     # its tag decisions compare bf16 probabilities with a bf16 threshold.

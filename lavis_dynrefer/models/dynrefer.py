@@ -60,6 +60,7 @@ from lavis_dynrefer.models.text_embeddings import (
     ovad_attribute_prompts,
 )
 from lavis_dynrefer.models.text_tower import TextTower
+from lavis_dynrefer.models.view_dedup import distinct_views
 from lavis_dynrefer.models.vision import VisionEncoder
 from lavis_dynrefer.paths import config_path
 from lavis_dynrefer.weights.checkpoint import load_any_checkpoint, load_configured_weights
@@ -207,13 +208,32 @@ class DynReferModel(BaseModel):
             raise ValueError(f"region {region}, view {view}: box {boxes[region, view].tolist()} "
                              "is not finite or is reversed (boxes come from the processor)")
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.vision.locked):
-            tokens = self.vision(images.flatten(0, 1))  # [R*V, 1 + h*w, C]
+            tokens = self.encode_views(images.flatten(0, 1))  # [R*V, 1 + h*w, C]
         pooled = self.region_pool(tokens, boxes.flatten(0, 1).float())  # [R*V, C, S, S]
         aligned = self.align(pooled.unflatten(0, (num_regions, num_views)))  # [R, V, C, S, S]
         cls = tokens[:, :1].unflatten(0, (num_regions, num_views))  # [R, V, 1, C]
         grid = rearrange(aligned, "r v c h w -> r v (h w) c")
         fused = self.fusion(torch.cat([cls, grid], dim=2))  # [R, 1 + S*S, C]
         return self.resampler(fused)
+
+    def encode_views(self, views: torch.Tensor) -> torch.Tensor:
+        """ViT tokens of view images, each distinct view encoded once (``config.share_views``).
+
+        Only while the ViT is in eval mode: in training mode drop-path makes two passes of the
+        same view differ, and sharing would change that.
+
+        Args:
+            views: [N, 3, H, W].
+
+        Returns:
+            [N, 1 + h*w, C].
+        """
+        if not self.config.share_views or self.vision.training or views.is_meta:
+            return self.vision(views)
+        keep, inverse = distinct_views(views)
+        if len(keep) == len(views):
+            return self.vision(views)
+        return self.vision(views[keep])[inverse]
 
     def tag_targets(self, tags: Sequence[Sequence[str]], device: torch.device) -> torch.Tensor:
         """Multi-hot [R, K] targets from tag names (names outside the vocabulary are ignored)."""

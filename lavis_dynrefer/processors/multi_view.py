@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 import torch
 from lavis.common.registry import registry
@@ -34,6 +36,8 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # (i + 1) / 10 in float64, the release's candidate list, so float32 view boxes match it bit for bit.
 DEFAULT_CANDIDATES = tuple((i + 1) / 10 for i in range(10))
+
+_TORCHVISION_MODES = {name: name for name in ("bicubic", "bilinear", "nearest")}
 
 _RESAMPLE = {
     "bicubic": Image.Resampling.BICUBIC,
@@ -61,6 +65,11 @@ class MultiViewConfig:
         box_frame: the referred box in each view's S x S frame: ``release`` (default) as the
             release computes it, integer and truncated (the frame its weights were trained
             on); ``exact`` the fractional box (``view_geometry.box_in_view``).
+        fast_hash: hash ``release`` views as one linear map per box (``phash_linear``), the same
+            bits as hashing each box through ``cv2.resize`` + ``cv2.dct``; False does the latter.
+        renderer: what crops and resizes the views: ``pil`` (default; the pixels the shapes
+            models were trained on) or ``torchvision`` (v2 ``resize`` of the image tensor, as
+            the release renders: ~3x faster, pixels within a few grey levels of PIL's).
         seed: seeds the training draw when set. Leave ``None`` under a multi-worker DataLoader
             (workers forked with one seeded generator would draw the same views).
     """
@@ -74,6 +83,8 @@ class MultiViewConfig:
     std: tuple[float, ...] = CLIP_STD
     hash: Literal["release", "imagehash"] = "release"
     box_frame: Literal["release", "exact"] = "release"
+    fast_hash: bool = True
+    renderer: Literal["pil", "torchvision"] = "pil"
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -98,6 +109,9 @@ class MultiViewConfig:
             )
         if self.image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {self.image_size}")
+        if self.renderer == "torchvision" and self.interpolation not in _TORCHVISION_MODES:
+            raise ValueError(f"renderer 'torchvision' resizes with {sorted(_TORCHVISION_MODES)}, "
+                             f"not {self.interpolation!r}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError(f"mean and std need 3 values, std > 0; got {self.mean}, {self.std}")
 
@@ -155,8 +169,11 @@ class MultiViewProcessor(BaseProcessor):
         super().__init__()
         self.config = config or MultiViewConfig()
         self._resample = _RESAMPLE[self.config.interpolation]
-        self._mean = torch.tensor(self.config.mean, dtype=torch.float32).view(3, 1, 1)
-        self._std = torch.tensor(self.config.std, dtype=torch.float32).view(3, 1, 1)
+        mean = torch.tensor(self.config.mean, dtype=torch.float32).view(3, 1)
+        std = torch.tensor(self.config.std, dtype=torch.float32).view(3, 1)
+        values = torch.arange(256, dtype=torch.uint8).view(1, 256).float().div_(255.0)
+        # [3, 256]: each channel's 256 values, applied by cv2.LUT (2x np.take's speed)
+        self._table = np.ascontiguousarray(((values - mean) / std).numpy())
         self._generator = (torch.Generator().manual_seed(self.config.seed)
                            if self.config.seed is not None else None)
 
@@ -201,7 +218,7 @@ class MultiViewProcessor(BaseProcessor):
             chosen = random_views(num_regions, len(candidates), k,
                                   generator if generator is not None else self._generator)
         else:
-            hasher = ViewHasher(image, self.config.hash)
+            hasher = ViewHasher(image, self.config.hash, fast=self.config.fast_hash)
             base_hashes = hasher(base)
             cand_hashes = hasher(cand.reshape(-1, 4))
             cand_hashes = cand_hashes.reshape(num_regions, len(candidates), HASH_BITS)
@@ -225,8 +242,32 @@ class MultiViewProcessor(BaseProcessor):
         size = self.config.image_size
         return image.crop(tuple(int(v) for v in box)).resize((size, size), self._resample)
 
+    def _crops(self, image: Image.Image, boxes: np.ndarray) -> Iterator[np.ndarray]:
+        """Each box cropped and resized: [3, S, S] uint8, contiguous, per box (``renderer``)."""
+        if self.config.renderer == "pil":
+            for box in boxes.tolist():
+                crop = np.asarray(self.crop_view(image, box))  # [S, S, 3]
+                yield np.ascontiguousarray(crop.transpose(2, 0, 1))
+            return
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms.v2 import functional
+
+        size = [self.config.image_size] * 2
+        whole = torch.from_numpy(np.array(image)).permute(2, 0, 1)  # [3, H, W] uint8
+        mode = InterpolationMode(_TORCHVISION_MODES[self.config.interpolation])
+        for x1, y1, x2, y2 in boxes.tolist():
+            yield functional.resize(whole[:, y1:y2, x1:x2], size, interpolation=mode,
+                                    antialias=True).numpy()
+
     def render(self, image: Image.Image, view_boxes_: np.ndarray) -> torch.Tensor:
         """Crop, resize and normalise view boxes, each distinct box once.
+
+        ``renderer`` ``pil`` crops and resizes with PIL (``crop_view``); ``torchvision`` with
+        torchvision v2's antialiased resize of the image tensor, as the release does: about 3x
+        faster, and pixels a grey level or so off PIL's. The normalisation is a per-channel
+        table of the 256 values, made with the same float32 operations as
+        ``(x / 255 - mean) / std`` on the image, so the pixels are those values bit for bit, at
+        a third of the memory traffic.
 
         Args:
             image: the RGB image.
@@ -237,15 +278,21 @@ class MultiViewProcessor(BaseProcessor):
         """
         size = self.config.image_size
         num_regions, num_views = view_boxes_.shape[:2]
-        flat = view_boxes_.reshape(-1, 4)
-        unique, inverse = np.unique(flat, axis=0, return_inverse=True)
-        crops = np.empty((len(unique), size, size, 3), np.uint8)
-        for i, box in enumerate(unique.tolist()):
-            crops[i] = np.asarray(self.crop_view(image, box))
-        pixels = torch.from_numpy(crops)[torch.from_numpy(inverse.reshape(-1))]
-        pixels = pixels.permute(0, 3, 1, 2).float().div_(255.0)
-        pixels = (pixels - self._mean) / self._std
-        return pixels.reshape(num_regions, num_views, 3, size, size)
+        flat = np.asarray(view_boxes_).reshape(-1, 4)
+        unique, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+        pixels = np.empty((len(flat), 3, size, size), np.float32)
+        crops = self._crops(image, unique)
+        for row, crop in zip(first.tolist(), crops):
+            for channel in range(3):
+                plane = pixels[row, channel]
+                written = cv2.LUT(crop[channel], self._table[channel], dst=plane)
+                if written is not plane:  # OpenCV made its own array instead of filling ours
+                    plane[...] = written
+        source = first[inverse.reshape(-1)]
+        repeats = np.flatnonzero(source != np.arange(len(flat)))
+        pixels[repeats] = pixels[source[repeats]]
+        out = torch.from_numpy(pixels)
+        return out.reshape(num_regions, num_views, 3, size, size)
 
     def __call__(self, image: Image.Image, boxes: Any,
                  generator: torch.Generator | None = None) -> MultiViewOutput:

@@ -10,7 +10,9 @@ Two definitions, chosen by name:
 
 A ``ViewHasher`` is made once per image: it converts the image to grey once and never hashes the
 same view box twice (dense captioning hashes ~11 views for each of ~50-250 regions, and the whole
-image view, t = 1, is shared by all of them).
+image view, t = 1, is shared by all of them). With ``fast`` (the default) it hashes the release's
+way in one linear map per box (``phash_linear``), bit for bit the same as
+``release_phash_of_array``, which stays the reference.
 """
 
 from __future__ import annotations
@@ -58,13 +60,18 @@ class ViewHasher:
     Args:
         image: the RGB image the boxes refer to.
         method: ``"release"`` or ``"imagehash"``.
+        fast: hash ``release`` boxes through ``phash_linear`` (same bits, ~6x faster); False
+            hashes each box with ``release_phash_of_array``.
     """
 
-    def __init__(self, image: Image.Image, method: str = "release"):
+    def __init__(self, image: Image.Image, method: str = "release", fast: bool = True):
         if method not in HASH_NAMES:
             raise ValueError(f"unknown hash {method!r}; choose one of {HASH_NAMES}")
         self.method = method
+        self.fast = fast and method == "release"
+        self.num_slow = 0  # boxes the fast path handed to the release's own hash
         self._cache: dict[tuple[int, int, int, int], np.ndarray] = {}
+        self._gray64: np.ndarray | None = None
         if method == "release":
             gray = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2GRAY)
             self._gray = gray.astype(np.float32)
@@ -90,6 +97,8 @@ class ViewHasher:
             [M, 64] bool hashes.
         """
         boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
+        if self.fast:
+            self._hash_new_at_once(boxes)
         out = np.zeros((len(boxes), HASH_BITS), bool)
         for i, box in enumerate(map(tuple, boxes.tolist())):
             cached = self._cache.get(box)
@@ -97,6 +106,20 @@ class ViewHasher:
                 cached = self._cache[box] = self._hash_box(box)
             out[i] = cached
         return out
+
+    def _hash_new_at_once(self, boxes: np.ndarray) -> None:
+        # Imported here: phash_linear builds on this module's reference hash.
+        from lavis_dynrefer.processors.phash_linear import release_hashes
+
+        new = list(dict.fromkeys(b for b in map(tuple, boxes.tolist()) if b not in self._cache))
+        if not new:
+            return
+        if self._gray64 is None:  # made on first use: the slow path never needs it
+            self._gray64 = self._gray.astype(np.float64)
+        hashes, num_slow = release_hashes(self._gray, np.array(new, np.int64),
+                                          gray64=self._gray64)
+        self.num_slow += num_slow
+        self._cache.update(zip(new, hashes))
 
     @property
     def num_hashed(self) -> int:

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from lavis_dynrefer.models import cost
-from lavis_dynrefer.models.cost_report import PAPER_ROWS, PAPER_VIEW_TOTALS, STAGES
+from lavis_dynrefer.benchmark import cost
+from lavis_dynrefer.benchmark.cost_report import PAPER_ROWS, PAPER_VIEW_TOTALS, STAGES
 from lavis_dynrefer.ops.deform_sampling import offset_mask_channels
 
 

@@ -1,8 +1,9 @@
 """The paper's compute numbers and the report of a measured count beside them.
 
-``lavis_dynrefer.models.cost`` measures; this module holds the paper's Table 5 / Table 9 values
-(method.md section 5), the ratios ours / paper, the notes that explain, from the measurements,
-every row more than 5 % off, and the text table and JSON object. Pure functions, no model.
+``lavis_dynrefer.benchmark.cost`` measures; this module holds the paper's Table 5 / Table 9
+values (method.md section 5), the ratios ours / paper, the notes that explain, from the
+measurements, every row more than 5 % off, and the text table and JSON object. Pure functions,
+no model.
 
 Units: parameters are counts; compute is multiply-adds per region (G = 1e9), the paper's
 convention ("a multiply-add is one FLOP").

@@ -2,8 +2,9 @@
 
 Usage::
 
-    python -m lavis_dynrefer.models.cost                        # flant5xl: table on stdout
-    python -m lavis_dynrefer.models.cost --model-type tiny --json
+    python -m lavis_dynrefer.benchmark cost                        # flant5xl: table on stdout
+    python -m lavis_dynrefer.benchmark cost --model-type tiny --json OUT.json
+    python -m lavis_dynrefer.benchmark.cost --model-type tiny --json   # JSON as the last line
 
 The model is built with every parameter on the meta device (``build_dynrefer(meta=True,
 with_tokenizers=False)``: no weights, no tokenizer files, no network) and each stage runs on
@@ -46,9 +47,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import BatchEncoding
 
-from lavis_dynrefer.models.build import build_dynrefer
-from lavis_dynrefer.models.config import DynReferConfig
-from lavis_dynrefer.models.cost_report import (
+from lavis_dynrefer.benchmark.cost_report import (
     HEAD_STAGES,
     PAPER_MODEL_TYPE,
     REGION_STAGES,
@@ -58,6 +57,8 @@ from lavis_dynrefer.models.cost_report import (
     format_table,
     to_json,
 )
+from lavis_dynrefer.models.build import build_dynrefer
+from lavis_dynrefer.models.config import DynReferConfig
 from lavis_dynrefer.models.dynrefer import DynReferModel
 from lavis_dynrefer.models.fusion import ViewFusion
 from lavis_dynrefer.models.meta_init import count_parameters, meta_parameters
@@ -361,30 +362,39 @@ def count_cost(config: DynReferConfig, model_type: str = "custom",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m lavis_dynrefer.models.cost",
-        description="Parameters and per-region multiply-adds of DynRefer by stage, beside the "
-                    "paper's numbers (no weights needed).")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model-type`` and the ``CountSettings`` fields (shared with the ``cost`` suite)."""
     parser.add_argument("--model-type", default="flant5xl",
                         choices=sorted(DynReferModel.PRETRAINED_MODEL_CONFIG_DICT))
-    parser.add_argument("--json", action="store_true",
-                        help="also print the report as one JSON object (the last line)")
     defaults = CountSettings()
     for f in dataclasses.fields(CountSettings):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=int,
                             default=getattr(defaults, f.name), help=f"default {f.default}")
+
+
+def count_from_arguments(args: argparse.Namespace) -> CostCount:
+    settings = CountSettings(**{f.name: getattr(args, f.name)
+                                for f in dataclasses.fields(CountSettings)})
+    # The notes' alternatives explain the paper's numbers, which are for flant5xl only.
+    return count_cost(load_model_config(args.model_type), args.model_type, settings,
+                      explain=args.model_type == PAPER_MODEL_TYPE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lavis_dynrefer.benchmark.cost",
+        description="Parameters and per-region multiply-adds of DynRefer by stage, beside the "
+                    "paper's numbers (no weights needed).")
+    add_arguments(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="also print the report as one JSON object (the last line)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     args = build_parser().parse_args(argv)
-    settings = CountSettings(**{f.name: getattr(args, f.name)
-                                for f in dataclasses.fields(CountSettings)})
-    # The notes' alternatives explain the paper's numbers, which are for flant5xl only.
-    count = count_cost(load_model_config(args.model_type), args.model_type, settings,
-                       explain=args.model_type == PAPER_MODEL_TYPE)
+    count = count_from_arguments(args)
     sys.stdout.write(format_table(count) + "\n")
     if args.json:
         sys.stdout.write(json.dumps(to_json(count)) + "\n")
