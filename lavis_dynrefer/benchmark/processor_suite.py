@@ -3,7 +3,8 @@
 For each number of regions per image (boxes of ``boxes.photo_boxes`` on the benchmark photo):
 regions/s of ``MultiViewProcessor`` in eval mode (select + render; PIL rendering, and the
 opt-in torchvision rendering) and of ``release_loop.release_style_views``, the speed-ups, the
-share of regions given the same view boxes, and the time spent choosing views.
+share of regions given the same view boxes, whether the pixels equal the release's bit for bit,
+and the time spent choosing views.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from lavis_dynrefer.benchmark.table import SuiteResult
 from lavis_dynrefer.benchmark.timing import best_of
 from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
 from lavis_dynrefer.processors.phash import ViewHasher
+from lavis_dynrefer.processors.render_threads import resolve_threads
 from lavis_dynrefer.processors.view_geometry import validate_boxes, view_boxes
 
 COLUMNS = ["regions/image", "release regions/s", "processor regions/s", "speed-up",
-           "torchvision regions/s", "speed-up (tv)", "same views", "select ms/region",
+           "1 thread regions/s", "speed-up (1 thread)",
+           "torchvision regions/s", "speed-up (tv)", "same views", "same pixels",
+           "tv max |diff|", "select ms/region",
            "release select ms/region", "slow-path hashes"]
 
 
@@ -54,16 +58,19 @@ def run(args: argparse.Namespace) -> SuiteResult:
 def measure(args: argparse.Namespace) -> SuiteResult:
     image = benchmark_photo()
     exact = MultiViewProcessor(MultiViewConfig(image_size=args.size))
+    one = MultiViewProcessor(MultiViewConfig(image_size=args.size, render_threads=1))
     fast = MultiViewProcessor(MultiViewConfig(image_size=args.size, renderer="torchvision"))
     warm = photo_boxes(2, *image.size, seed=99)  # lazy imports and caches
-    exact(image, warm), fast(image, warm), release_style_views(image, warm, size=args.size)
+    exact(image, warm), one(image, warm), fast(image, warm)
+    release_style_views(image, warm, size=args.size)
     result = SuiteResult("processor", COLUMNS)
     for num in args.regions:
         boxes = photo_boxes(num, *image.size, seed=num)
-        release, (release_boxes, _) = best_of(
+        release, (release_boxes, release_images) = best_of(
             lambda boxes=boxes: release_style_views(image, boxes, size=args.size), args.repeats)
         total, out = best_of(lambda boxes=boxes: exact(image, boxes), args.repeats)
-        total_tv, _ = best_of(lambda boxes=boxes: fast(image, boxes), args.repeats)
+        total_one, out_one = best_of(lambda boxes=boxes: one(image, boxes), args.repeats)
+        total_tv, out_tv = best_of(lambda boxes=boxes: fast(image, boxes), args.repeats)
         select, _ = best_of(lambda boxes=boxes: exact.plan(image, boxes), args.repeats)
         clipped = validate_boxes(boxes, *image.size)
         all_views = view_boxes(clipped, np.concatenate([[0.0], exact.candidates]), *image.size)
@@ -77,9 +84,14 @@ def measure(args: argparse.Namespace) -> SuiteResult:
             "release regions/s": num / release,
             "processor regions/s": num / total,
             "speed-up": release / total,
+            "1 thread regions/s": num / total_one,
+            "speed-up (1 thread)": release / total_one,
             "torchvision regions/s": num / total_tv,
             "speed-up (tv)": release / total_tv,
             "same views": f"{int(same.sum())}/{num}",
+            "same pixels": bool(torch.equal(out.images, release_images)
+                                and torch.equal(out_one.images, release_images)),
+            "tv max |diff|": float((out_tv.images - release_images).abs().max()) if num else 0.0,
             "select ms/region": 1e3 * select / num,
             "release select ms/region": 1e3 * release_select / num,
             "slow-path hashes": f"{hasher.num_slow}/{hasher.num_hashed}",
@@ -88,8 +100,11 @@ def measure(args: argparse.Namespace) -> SuiteResult:
     result.notes = [
         f"photo: astronaut {image.size[0]}x{image.size[1]}, random boxes 10-300 px, best of "
         f"{args.repeats}; views S = {args.size}; torch and OpenCV threads {args.threads}",
-        "processor: default settings (PIL rendering, the same pixels as before); torchvision: "
-        "renderer=torchvision, the release-style loop's pixels bit for bit",
+        f"processor: default settings (PIL rendering: the release's pixels, same pixels = "
+        f"bit for bit; views rendered on {resolve_threads(None)} threads, render_threads "
+        f"auto); 1 thread: render_threads=1; torchvision: the opt-in renderer=torchvision "
+        "(tensor resize; tv max |diff| = its largest difference from the release's normalised "
+        "pixels)",
         "select: choosing the views (pHash of 11 boxes per region, each distinct box once); "
         "release select: the same boxes hashed by cv2.resize + cv2.dct",
         "same views: regions whose V view boxes equal the release-style loop's; slow-path "

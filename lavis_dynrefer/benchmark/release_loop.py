@@ -1,11 +1,14 @@
 """A release-style view processor, the baseline of the ``processor`` suite.
 
-Written as the authors' release goes about it, region by region: the image's grey once; per
-region the 11 view boxes (t = 0 and the 10 candidates) each hashed by crop + ``cv2.resize`` to
-224 + ``cv2.dct`` (``phash.release_phash_of_array``); the extra views by repeated argmax of
-Hamming / t, zeroing each pick; per view ``np.array(image)``, crop, torchvision v2 bicubic
-``Resize`` (antialiased) and ``Normalize``. Its views are the release's; its pixels come from
-torchvision's resize, not PIL's, so they differ from the processor's by a few grey levels.
+Written as the authors' release goes about it (``dynrefer/datasets/processor.py`` of
+callsys/DynRefer, ``DynReferProcessor``), region by region: the image's grey once; per region
+the 11 view boxes (t = 0 and the 10 candidates) each hashed by crop + ``cv2.resize`` to 224 +
+``cv2.dct`` (``phash.release_phash_of_array``); the extra views by repeated argmax of Hamming /
+t, zeroing each pick; per view ``Image.fromarray(np.array(image)[y1:y2, x1:x2])`` (the whole
+image converted again for every view) through the release's v2 ``Compose``: bicubic ``Resize``
+of that PIL image (torchvision hands PIL images to PIL's own resize), ``ToImage``,
+``ConvertImageDtype``, ``Normalize``. Its views and pixels are the release's, and the
+processor's default (PIL) rendering must equal them bit for bit.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ def release_style_views(image: Image.Image, boxes: np.ndarray, num_views: int = 
     """
     from torchvision.transforms import InterpolationMode, v2
 
-    resize = v2.Resize((size, size), interpolation=InterpolationMode.BICUBIC, antialias=True)
-    normalize = v2.Normalize(CLIP_MEAN, CLIP_STD)
+    transform = v2.Compose([v2.Resize((size, size), interpolation=InterpolationMode.BICUBIC),
+                            v2.ToImage(), v2.ConvertImageDtype(),
+                            v2.Normalize(CLIP_MEAN, CLIP_STD)])
     width, height = image.size
     gray = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
     ts = np.asarray(candidates, np.float64)
@@ -60,8 +64,7 @@ def release_style_views(image: Image.Image, boxes: np.ndarray, num_views: int = 
         region_views = np.concatenate([views[:1], views[1:][picks]])
         chosen_boxes.append(region_views)
         for x1, y1, x2, y2 in region_views.tolist():
-            crop = torch.from_numpy(np.array(image)[y1:y2, x1:x2]).permute(2, 0, 1)
-            images.append(normalize(resize(crop).float().div(255.0)))
+            images.append(transform(Image.fromarray(np.array(image)[y1:y2, x1:x2])))
     out = (torch.stack(images).reshape(len(chosen_boxes), num_views, 3, size, size) if images
            else torch.zeros(0, num_views, 3, size, size))
     return np.array(chosen_boxes, np.int64).reshape(-1, num_views, 4), out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from PIL import Image
 from lavis_dynrefer import names
 from lavis_dynrefer.processors.image_io import to_rgb
 from lavis_dynrefer.processors.phash import HASH_BITS, ViewHasher
+from lavis_dynrefer.processors.render_threads import chunks, map_in_threads, resolve_threads
 from lavis_dynrefer.processors.view_geometry import box_in_view, validate_boxes, view_boxes
 from lavis_dynrefer.processors.view_selection import novelty_scores, random_views, top_views
 from lavis_dynrefer.typed_config import from_mapping
@@ -67,9 +68,11 @@ class MultiViewConfig:
             on); ``exact`` the fractional box (``view_geometry.box_in_view``).
         fast_hash: hash ``release`` views as one linear map per box (``phash_linear``), the same
             bits as hashing each box through ``cv2.resize`` + ``cv2.dct``; False does the latter.
-        renderer: what crops and resizes the views: ``pil`` (default; the pixels the shapes
-            models were trained on) or ``torchvision`` (v2 ``resize`` of the image tensor, as
-            the release renders: ~3x faster, pixels within a few grey levels of PIL's).
+        renderer: what crops and resizes the views: ``pil`` (default; the release's pixels,
+            and those the shapes models were trained on) or ``torchvision`` (v2 ``resize`` of
+            the image tensor: ~3x faster, pixels within a few grey levels of PIL's; opt-in).
+        render_threads: threads that render the views of one image (the same pixels); None:
+            up to 4 in the main process, 1 in a DataLoader worker (``render_threads``).
         seed: seeds the training draw when set. Leave ``None`` under a multi-worker DataLoader
             (workers forked with one seeded generator would draw the same views).
     """
@@ -85,6 +88,7 @@ class MultiViewConfig:
     box_frame: Literal["release", "exact"] = "release"
     fast_hash: bool = True
     renderer: Literal["pil", "torchvision"] = "pil"
+    render_threads: int | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -109,6 +113,9 @@ class MultiViewConfig:
             )
         if self.image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {self.image_size}")
+        if self.render_threads is not None and self.render_threads < 1:
+            raise ValueError(f"render_threads must be >= 1 (or null: auto), got "
+                             f"{self.render_threads}")
         if self.renderer == "torchvision" and self.interpolation not in _TORCHVISION_MODES:
             raise ValueError(f"renderer 'torchvision' resizes with {sorted(_TORCHVISION_MODES)}, "
                              f"not {self.interpolation!r}")
@@ -171,7 +178,9 @@ class MultiViewProcessor(BaseProcessor):
         self._resample = _RESAMPLE[self.config.interpolation]
         mean = torch.tensor(self.config.mean, dtype=torch.float32).view(3, 1)
         std = torch.tensor(self.config.std, dtype=torch.float32).view(3, 1)
-        values = torch.arange(256, dtype=torch.uint8).view(1, 256).float().div_(255.0)
+        # x * (1 / 255) as the release's v2 ConvertImageDtype scales (x / 255 differs by one
+        # ulp for some x), then (x - mean) / std as its Normalize.
+        values = torch.arange(256, dtype=torch.uint8).view(1, 256).float().mul_(1.0 / 255)
         # [3, 256]: each channel's 256 values, applied by cv2.LUT (2x np.take's speed)
         self._table = np.ascontiguousarray(((values - mean) / std).numpy())
         self._generator = (torch.Generator().manual_seed(self.config.seed)
@@ -242,32 +251,41 @@ class MultiViewProcessor(BaseProcessor):
         size = self.config.image_size
         return image.crop(tuple(int(v) for v in box)).resize((size, size), self._resample)
 
-    def _crops(self, image: Image.Image, boxes: np.ndarray) -> Iterator[np.ndarray]:
-        """Each box cropped and resized: [3, S, S] uint8, contiguous, per box (``renderer``)."""
+    def _cropper(self, image: Image.Image) -> Callable[[list[int]], np.ndarray]:
+        """box -> the view cropped and resized, [3, S, S] uint8 contiguous (``renderer``)."""
         if self.config.renderer == "pil":
-            for box in boxes.tolist():
+            image.load()  # crops from several threads must not race to load the file
+
+            def crop_pil(box: list[int]) -> np.ndarray:
                 crop = np.asarray(self.crop_view(image, box))  # [S, S, 3]
-                yield np.ascontiguousarray(crop.transpose(2, 0, 1))
-            return
+                return np.ascontiguousarray(crop.transpose(2, 0, 1))
+
+            return crop_pil
         from torchvision.transforms import InterpolationMode
         from torchvision.transforms.v2 import functional
 
         size = [self.config.image_size] * 2
         whole = torch.from_numpy(np.array(image)).permute(2, 0, 1)  # [3, H, W] uint8
         mode = InterpolationMode(_TORCHVISION_MODES[self.config.interpolation])
-        for x1, y1, x2, y2 in boxes.tolist():
-            yield functional.resize(whole[:, y1:y2, x1:x2], size, interpolation=mode,
-                                    antialias=True).numpy()
+
+        def crop_tensor(box: list[int]) -> np.ndarray:
+            x1, y1, x2, y2 = box
+            return functional.resize(whole[:, y1:y2, x1:x2], size, interpolation=mode,
+                                     antialias=True).numpy()
+
+        return crop_tensor
 
     def render(self, image: Image.Image, view_boxes_: np.ndarray) -> torch.Tensor:
         """Crop, resize and normalise view boxes, each distinct box once.
 
-        ``renderer`` ``pil`` crops and resizes with PIL (``crop_view``); ``torchvision`` with
-        torchvision v2's antialiased resize of the image tensor, as the release does: about 3x
-        faster, and pixels a grey level or so off PIL's. The normalisation is a per-channel
-        table of the 256 values, made with the same float32 operations as
-        ``(x / 255 - mean) / std`` on the image, so the pixels are those values bit for bit, at
-        a third of the memory traffic.
+        ``renderer`` ``pil`` crops and resizes with PIL (``crop_view``), as the release does
+        (it hands a PIL crop to v2 ``Resize``, which calls PIL's resize): the release's pixels
+        bit for bit (``benchmark.release_loop``). ``torchvision`` resizes the image tensor with
+        torchvision v2's antialiased resize instead: about 3x faster, pixels a grey level or so
+        off. The normalisation is a per-channel table of the 256 values, made with the release's
+        float32 operations (``ConvertImageDtype``'s x * (1/255), then ``Normalize``), so the
+        pixels are those values bit for bit, at a third of the memory traffic. The distinct
+        views are rendered on ``render_threads`` threads, each filling its own rows.
 
         Args:
             image: the RGB image.
@@ -281,13 +299,21 @@ class MultiViewProcessor(BaseProcessor):
         flat = np.asarray(view_boxes_).reshape(-1, 4)
         unique, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
         pixels = np.empty((len(flat), 3, size, size), np.float32)
-        crops = self._crops(image, unique)
-        for row, crop in zip(first.tolist(), crops):
-            for channel in range(3):
-                plane = pixels[row, channel]
-                written = cv2.LUT(crop[channel], self._table[channel], dst=plane)
-                if written is not plane:  # OpenCV made its own array instead of filling ours
-                    plane[...] = written
+        crop = self._cropper(image)
+        boxes, rows = unique.tolist(), first.tolist()
+
+        def fill(part: range) -> None:
+            for i in part:
+                view = crop(boxes[i])
+                for channel in range(3):
+                    plane = pixels[rows[i], channel]
+                    written = cv2.LUT(view[channel], self._table[channel], dst=plane)
+                    if written is not plane:  # OpenCV made its own array, not filling ours
+                        plane[...] = written
+
+        threads = resolve_threads(self.config.render_threads)
+        parts = chunks(len(boxes), threads)
+        map_in_threads(lambda k: fill(parts[k]), len(parts), threads)
         source = first[inverse.reshape(-1)]
         repeats = np.flatnonzero(source != np.arange(len(flat)))
         pixels[repeats] = pixels[source[repeats]]

@@ -24,6 +24,7 @@ def test_processor_suite(capsys, tmp_path):
     for row in result["rows"]:
         # the processor chooses the release-style loop's views for every region
         assert row["same views"] == f"{row['regions/image']}/{row['regions/image']}"
+        assert row["same pixels"] is True
         assert row["speed-up"] > 0 and row["processor regions/s"] > 0
     assert "release regions/s" in printed
 
