@@ -2,7 +2,8 @@
 
 The eval regions are GT boxes or proposals (``id`` null); each gets a caption and the caption's
 score ranks it, except for predicted boxes read from a proposals file (``datasets.proposals``):
-the detector's box score ranks those, as in DenseCap's and GRiT's protocol.
+the detector's box score ranks those, as in DenseCap's and GRiT's protocol and as the release
+does (``report_metrics_densecap`` of callsys/DynRefer takes ``grit_result.score`` when present).
 ``map`` is the benchmark number (METEOR-gated mAP); ``detmap`` is also returned.
 """
 
