@@ -190,8 +190,9 @@ def run(args: argparse.Namespace) -> str:
     if out:
         out.write_text(json.dumps([grounded_record(eid, b, s, matches(s, threshold, relative))
                                    for eid, (b, s) in scored.items()]))
-    summary.update(threshold=threshold, relative=relative, anchor=100.0 * float(np.mean(anchors)) if anchors
-                   else float("nan"), anchors=len(anchors), **metrics)
+    anchor = 100.0 * float(np.mean(anchors)) if anchors else float("nan")
+    summary.update(threshold=threshold, relative=relative, anchor=anchor, anchors=len(anchors),
+                   **metrics)
     return json.dumps(summary)
 
 
