@@ -146,8 +146,9 @@ def test_predict_encodes_at_most_region_chunk_regions_at_a_time(tiny_model, monk
         return encode(images)
 
     monkeypatch.setattr(model.vision, "forward", counting)
-    # A broadcast view: R regions of input without R copies in memory.
-    samples = {"image": torch.zeros(1, views, 3, 224, 224).expand(num_regions, -1, -1, -1, -1),
+    # Distinct views (share_views would encode equal ones once) at the model's view size.
+    size = model.config.vision.image_size
+    samples = {"image": torch.rand(num_regions, views, 3, size, size),
                "region_boxes": torch.tensor([20.0, 30.0, 150.0, 120.0]).expand(
                    num_regions, views, 4)}
     short = dataclasses.replace(model.config.generation, max_new_tokens=2)  # a faster test
