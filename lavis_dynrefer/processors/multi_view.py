@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -251,14 +251,15 @@ class MultiViewProcessor(BaseProcessor):
         size = self.config.image_size
         return image.crop(tuple(int(v) for v in box)).resize((size, size), self._resample)
 
-    def _cropper(self, image: Image.Image) -> Callable[[list[int]], np.ndarray]:
-        """box -> the view cropped and resized, [3, S, S] uint8 contiguous (``renderer``)."""
+    def _cropper(self, image: Image.Image) -> Callable[[list[int]], Sequence[np.ndarray]]:
+        """box -> the view cropped and resized: 3 planes [S, S] uint8, contiguous
+        (``renderer``)."""
         if self.config.renderer == "pil":
             image.load()  # crops from several threads must not race to load the file
 
-            def crop_pil(box: list[int]) -> np.ndarray:
-                crop = np.asarray(self.crop_view(image, box))  # [S, S, 3]
-                return np.ascontiguousarray(crop.transpose(2, 0, 1))
+            def crop_pil(box: list[int]) -> Sequence[np.ndarray]:
+                # cv2.split de-interleaves [S, S, 3] ~3x faster than a numpy transpose copy
+                return cv2.split(np.asarray(self.crop_view(image, box)))
 
             return crop_pil
         from torchvision.transforms import InterpolationMode
@@ -268,7 +269,7 @@ class MultiViewProcessor(BaseProcessor):
         whole = torch.from_numpy(np.array(image)).permute(2, 0, 1)  # [3, H, W] uint8
         mode = InterpolationMode(_TORCHVISION_MODES[self.config.interpolation])
 
-        def crop_tensor(box: list[int]) -> np.ndarray:
+        def crop_tensor(box: list[int]) -> Sequence[np.ndarray]:
             x1, y1, x2, y2 = box
             return functional.resize(whole[:, y1:y2, x1:x2], size, interpolation=mode,
                                      antialias=True).numpy()
