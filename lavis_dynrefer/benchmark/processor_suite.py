@@ -22,7 +22,7 @@ from lavis_dynrefer.benchmark.table import SuiteResult
 from lavis_dynrefer.benchmark.timing import best_of
 from lavis_dynrefer.processors.multi_view import MultiViewConfig, MultiViewProcessor
 from lavis_dynrefer.processors.phash import ViewHasher
-from lavis_dynrefer.processors.render_threads import resolve_threads
+from lavis_dynrefer.processors.threads import resolve_threads
 from lavis_dynrefer.processors.view_geometry import validate_boxes, view_boxes
 
 COLUMNS = ["regions/image", "release regions/s", "processor regions/s", "speed-up",
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> SuiteResult:
 def measure(args: argparse.Namespace) -> SuiteResult:
     image = benchmark_photo()
     exact = MultiViewProcessor(MultiViewConfig(image_size=args.size))
-    one = MultiViewProcessor(MultiViewConfig(image_size=args.size, render_threads=1))
+    one = MultiViewProcessor(MultiViewConfig(image_size=args.size, view_threads=1))
     fast = MultiViewProcessor(MultiViewConfig(image_size=args.size, renderer="torchvision"))
     warm = photo_boxes(2, *image.size, seed=99)  # lazy imports and caches
     exact(image, warm), one(image, warm), fast(image, warm)
@@ -101,8 +101,8 @@ def measure(args: argparse.Namespace) -> SuiteResult:
         f"photo: astronaut {image.size[0]}x{image.size[1]}, random boxes 10-300 px, best of "
         f"{args.repeats}; views S = {args.size}; torch and OpenCV threads {args.threads}",
         f"processor: default settings (PIL rendering: the release's pixels, same pixels = "
-        f"bit for bit; views rendered on {resolve_threads(None)} threads, render_threads "
-        f"auto); 1 thread: render_threads=1; torchvision: the opt-in renderer=torchvision "
+        f"bit for bit; views rendered on {resolve_threads(None)} threads, view_threads "
+        f"auto); 1 thread: view_threads=1; torchvision: the opt-in renderer=torchvision "
         "(tensor resize; tv max |diff| = its largest difference from the release's normalised "
         "pixels)",
         "select: choosing the views (pHash of 11 boxes per region, each distinct box once); "

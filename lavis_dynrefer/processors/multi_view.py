@@ -26,7 +26,7 @@ from PIL import Image
 from lavis_dynrefer import names
 from lavis_dynrefer.processors.image_io import to_rgb
 from lavis_dynrefer.processors.phash import HASH_BITS, ViewHasher
-from lavis_dynrefer.processors.render_threads import chunks, map_in_threads, resolve_threads
+from lavis_dynrefer.processors.threads import chunks, map_in_threads, resolve_threads
 from lavis_dynrefer.processors.view_geometry import box_in_view, validate_boxes, view_boxes
 from lavis_dynrefer.processors.view_selection import novelty_scores, random_views, top_views
 from lavis_dynrefer.typed_config import from_mapping
@@ -71,8 +71,9 @@ class MultiViewConfig:
         renderer: what crops and resizes the views: ``pil`` (default; the release's pixels,
             and those the shapes models were trained on) or ``torchvision`` (v2 ``resize`` of
             the image tensor: ~3x faster, pixels within a few grey levels of PIL's; opt-in).
-        render_threads: threads that render the views of one image (the same pixels); None:
-            up to 4 in the main process, 1 in a DataLoader worker (``render_threads``).
+        view_threads: threads that hash and render the views of one image (the same views and
+            pixels); None: up to 4 in the main process, 1 in a DataLoader worker
+            (``processors.threads``).
         seed: seeds the training draw when set. Leave ``None`` under a multi-worker DataLoader
             (workers forked with one seeded generator would draw the same views).
     """
@@ -88,7 +89,7 @@ class MultiViewConfig:
     box_frame: Literal["release", "exact"] = "release"
     fast_hash: bool = True
     renderer: Literal["pil", "torchvision"] = "pil"
-    render_threads: int | None = None
+    view_threads: int | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -113,9 +114,9 @@ class MultiViewConfig:
             )
         if self.image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {self.image_size}")
-        if self.render_threads is not None and self.render_threads < 1:
-            raise ValueError(f"render_threads must be >= 1 (or null: auto), got "
-                             f"{self.render_threads}")
+        if self.view_threads is not None and self.view_threads < 1:
+            raise ValueError(f"view_threads must be >= 1 (or null: auto), got "
+                             f"{self.view_threads}")
         if self.renderer == "torchvision" and self.interpolation not in _TORCHVISION_MODES:
             raise ValueError(f"renderer 'torchvision' resizes with {sorted(_TORCHVISION_MODES)}, "
                              f"not {self.interpolation!r}")
@@ -227,7 +228,8 @@ class MultiViewProcessor(BaseProcessor):
             chosen = random_views(num_regions, len(candidates), k,
                                   generator if generator is not None else self._generator)
         else:
-            hasher = ViewHasher(image, self.config.hash, fast=self.config.fast_hash)
+            hasher = ViewHasher(image, self.config.hash, fast=self.config.fast_hash,
+                                threads=resolve_threads(self.config.view_threads))
             base_hashes = hasher(base)
             cand_hashes = hasher(cand.reshape(-1, 4))
             cand_hashes = cand_hashes.reshape(num_regions, len(candidates), HASH_BITS)
@@ -286,7 +288,7 @@ class MultiViewProcessor(BaseProcessor):
         off. The normalisation is a per-channel table of the 256 values, made with the release's
         float32 operations (``ConvertImageDtype``'s x * (1/255), then ``Normalize``), so the
         pixels are those values bit for bit, at a third of the memory traffic. The distinct
-        views are rendered on ``render_threads`` threads, each filling its own rows.
+        views are rendered on ``view_threads`` threads, each filling its own rows.
 
         Args:
             image: the RGB image.
@@ -312,7 +314,7 @@ class MultiViewProcessor(BaseProcessor):
                     if written is not plane:  # OpenCV made its own array, not filling ours
                         plane[...] = written
 
-        threads = resolve_threads(self.config.render_threads)
+        threads = resolve_threads(self.config.view_threads)
         parts = chunks(len(boxes), threads)
         map_in_threads(lambda k: fill(parts[k]), len(parts), threads)
         source = first[inverse.reshape(-1)]

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from lavis_dynrefer.processors.threads import chunks, map_in_threads
+
 HASH_BITS = 64
 RELEASE_RESIZE = 224
 HASH_NAMES = ("release", "imagehash")
@@ -62,13 +64,16 @@ class ViewHasher:
         method: ``"release"`` or ``"imagehash"``.
         fast: hash ``release`` boxes through ``phash_linear`` (same bits, ~6x faster); False
             hashes each box with ``release_phash_of_array``.
+        threads: the fast path splits new boxes over this many threads (the same bits).
     """
 
-    def __init__(self, image: Image.Image, method: str = "release", fast: bool = True):
+    def __init__(self, image: Image.Image, method: str = "release", fast: bool = True,
+                 threads: int = 1):
         if method not in HASH_NAMES:
             raise ValueError(f"unknown hash {method!r}; choose one of {HASH_NAMES}")
         self.method = method
         self.fast = fast and method == "release"
+        self.threads = threads
         self.num_slow = 0  # boxes the fast path handed to the release's own hash
         self._cache: dict[tuple[int, int, int, int], np.ndarray] = {}
         self._gray64: np.ndarray | None = None
@@ -116,10 +121,13 @@ class ViewHasher:
             return
         if self._gray64 is None:  # made on first use: the slow path never needs it
             self._gray64 = self._gray.astype(np.float64)
-        hashes, num_slow = release_hashes(self._gray, np.array(new, np.int64),
-                                          gray64=self._gray64)
-        self.num_slow += num_slow
-        self._cache.update(zip(new, hashes))
+        boxes_new = np.array(new, np.int64)
+        parts = chunks(len(new), self.threads)
+        results = map_in_threads(
+            lambda k: release_hashes(self._gray, boxes_new[parts[k].start:parts[k].stop],
+                                     gray64=self._gray64), len(parts), self.threads)
+        self.num_slow += sum(num_slow for _, num_slow in results)
+        self._cache.update(zip(new, (h for hashes, _ in results for h in hashes)))
 
     @property
     def num_hashed(self) -> int:

@@ -94,19 +94,19 @@ def test_torchvision_renderer_refuses_a_filter_it_lacks():
         MultiViewConfig(renderer="torchvision", interpolation="lanczos")
 
 
-def test_render_threads_give_the_same_pixels():
+def test_view_threads_give_the_same_pixels():
     image = Image.open(ASSETS / "astronaut.jpg").convert("RGB").resize((400, 300))
     boxes = photo_boxes(*image.size, count=12, seed=9)
-    one = MultiViewProcessor(MultiViewConfig(image_size=48, render_threads=1))(image, boxes)
-    three = MultiViewProcessor(MultiViewConfig(image_size=48, render_threads=3))(image, boxes)
+    one = MultiViewProcessor(MultiViewConfig(image_size=48, view_threads=1))(image, boxes)
+    three = MultiViewProcessor(MultiViewConfig(image_size=48, view_threads=3))(image, boxes)
     np.testing.assert_array_equal(one.view_boxes.numpy(), three.view_boxes.numpy())
     assert torch.equal(one.images, three.images)
-    with pytest.raises(ValueError, match="render_threads"):
-        MultiViewConfig(render_threads=0)
+    with pytest.raises(ValueError, match="view_threads"):
+        MultiViewConfig(view_threads=0)
 
 
 def _threads_in_worker(_):
-    from lavis_dynrefer.processors.render_threads import resolve_threads
+    from lavis_dynrefer.processors.threads import resolve_threads
 
     return resolve_threads(None)
 
@@ -114,7 +114,7 @@ def _threads_in_worker(_):
 def test_auto_threads_are_one_inside_a_dataloader_worker():
     from torch.utils.data import DataLoader
 
-    from lavis_dynrefer.processors.render_threads import resolve_threads
+    from lavis_dynrefer.processors.threads import resolve_threads
 
     class Probe(torch.utils.data.Dataset):
         def __len__(self):
@@ -131,7 +131,7 @@ def test_auto_threads_are_one_inside_a_dataloader_worker():
 
 def _render_in_child(queue):
     image = Image.open(ASSETS / "shapes_scene.png").convert("RGB")
-    out = MultiViewProcessor(MultiViewConfig(image_size=32, render_threads=2))(
+    out = MultiViewProcessor(MultiViewConfig(image_size=32, view_threads=2))(
         image, [[3, 32, 32, 61], [96, 170, 142, 212]])
     queue.put(out.images.numpy())
 
@@ -142,7 +142,7 @@ def test_a_forked_child_renders_with_threads_after_the_parent_did():
 
     image = Image.open(ASSETS / "shapes_scene.png").convert("RGB")
     boxes = [[3, 32, 32, 61], [96, 170, 142, 212]]
-    parent = MultiViewProcessor(MultiViewConfig(image_size=32, render_threads=2))(image, boxes)
+    parent = MultiViewProcessor(MultiViewConfig(image_size=32, view_threads=2))(image, boxes)
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
     child = context.Process(target=_render_in_child, args=(queue,))

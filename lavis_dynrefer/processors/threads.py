@@ -1,7 +1,8 @@
-"""Threads for rendering views: PIL's resize and OpenCV's LUT release the GIL, so the views of
-one image can be cropped, resized and normalised side by side; the pixels do not change.
+"""Threads for one image's views: NumPy's products, OpenCV and PIL's resize release the GIL, so
+the views of one image can be hashed, and cropped, resized and normalised, side by side; the
+hashes and pixels do not change.
 
-``auto`` (``render_threads: null``) uses up to 4 threads in the main process (the demo, the
+``auto`` (``view_threads: null``) uses up to 4 threads in the main process (the demo, the
 describe call, evaluation without workers) and 1 inside a DataLoader worker, where the workers
 already use the cores. The pools live at module level, are made on first use (never in a
 constructor) and are forgotten in a forked child, whose copies of the threads do not run.
