@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from PIL import Image
 
 from lavis_dynrefer.cli import CliError, check_out_folder, parse_box, run_command
+from lavis_dynrefer.data.detections import DetectionFormatError, load_detections, lookup
 from lavis_dynrefer.demo import (
     DEFAULT_MODEL_TYPE,
     LEGEND_LINE,
@@ -43,34 +43,23 @@ logger = logging.getLogger("lavis_dynrefer.ground")
 
 
 def proposals_from_file(path: str, image_path: str) -> list[list[float]]:
-    """XYXY boxes of a COCO detection-results file for ``image_path`` (module docstring)."""
-    file = Path(path)
-    if not file.is_file():
-        raise CliError(f"--proposals {path}: no such file")
+    """XYXY boxes of a COCO detection-results file for ``image_path`` (module docstring), read
+    by ``data.detections``; by descending score."""
     try:
-        records = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise CliError(f"--proposals {path}: not valid JSON ({err})") from None
-    if not isinstance(records, list):
-        raise CliError(f"--proposals {path}: expected a JSON list of detections")
-    ids = {r.get("image_id") for r in records if isinstance(r, dict)}
+        table = load_detections(path)
+    except FileNotFoundError:
+        raise CliError(f"--proposals {path}: no such file") from None
+    except DetectionFormatError as err:
+        raise CliError(f"--proposals {err}") from None
     stem = Path(image_path).stem
-    keys = {stem, int(stem)} if stem.isdigit() else {stem}
-    if len(ids) > 1:
-        records = [r for r in records if r.get("image_id") in keys]
-        if not records:
-            raise CliError(f"--proposals {path}: no detection has image_id {stem!r} (the image's "
-                           f"file name without extension)")
-    boxes = []
-    for i, record in enumerate(records):
-        box = record.get("bbox") if isinstance(record, dict) else None
-        if (not isinstance(box, list) or len(box) != 4 or not all(
-                isinstance(v, (int, float)) and math.isfinite(v) for v in box)
-                or box[2] <= 0 or box[3] <= 0):
-            raise CliError(f"--proposals {path}: detection {i}: expected 'bbox' [x, y, w, h] "
-                           f"with w, h > 0, got {box!r}")
-        boxes.append([box[0], box[1], box[0] + box[2], box[1] + box[3]])
-    return boxes
+    # A file of one image's detections serves that image whatever its image_id.
+    found = next(iter(table.values())) if len(table) == 1 else lookup(table, image_path)
+    if found is None:
+        raise CliError(f"--proposals {path}: no detection has image_id {stem!r} (the image's "
+                       f"file name without extension)")
+    if found.problems:
+        raise CliError(f"--proposals {path}: {found.problems[0]}")
+    return found.boxes
 
 
 def ground_image(model, processor, image: Image.Image, boxes: list[list[float]],
