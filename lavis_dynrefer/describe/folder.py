@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from lavis_dynrefer.atomic_files import replaced_atomically
 from lavis_dynrefer.cli import CliError
 from lavis_dynrefer.describe.api import proposal_boxes
 from lavis_dynrefer.describe.inputs import ImageJob
@@ -57,18 +57,12 @@ def _umask() -> int:
 
 def write_atomically(out: Path, records: Sequence[dict[str, Any]]) -> None:
     """Replace ``out`` with the JSON list ``records`` in one step (no half-written file)."""
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=out.parent,
-                                         prefix=f".{out.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
+    with replaced_atomically(out) as tmp:
+        with tmp.open("w", encoding="utf-8") as handle:
             json.dump(list(records), handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o666 & ~_umask())  # a temporary file is private (0600)
-        os.replace(handle.name, out)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+        os.chmod(tmp, 0o666 & ~_umask())  # a temporary file is private (0600)
 
 
 @dataclass

@@ -30,7 +30,6 @@ import datetime
 import logging
 import os
 import pickle
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -48,6 +47,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from lavis_dynrefer import names
+from lavis_dynrefer.atomic_files import replaced_atomically
 from lavis_dynrefer.runners.distributed import seed_everything
 from lavis_dynrefer.runners.grad_clip import clip_gradients_before_step
 from lavis_dynrefer.runners.loaders import create_loaders, set_loader_epoch
@@ -83,16 +83,8 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     A crash mid-write (a full disk, a killed job) leaves the previous checkpoint intact and no
     half-written file that a later resume would choke on.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with replaced_atomically(path) as tmp, tmp.open("wb") as f:
+        torch.save(obj, f)
 
 
 def load_trainable_state(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:

@@ -15,12 +15,10 @@ Metadata (all strings): ``format`` ``"pt"``, ``arch``, ``model_type`` (when know
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lavis_dynrefer import names
+from lavis_dynrefer.atomic_files import replaced_atomically
 from lavis_dynrefer.weights.checkpoint_io import CheckpointError
 
 if TYPE_CHECKING:
@@ -130,15 +129,8 @@ def save_safetensors(state: Mapping[str, Any], path: str | os.PathLike, *,
     path = Path(path)
     stored, aliases = store_each_storage_once(state, str(path))
     metadata = _metadata(config, model_type, aliases)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        _safetensors_torch().save_file(stored, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with replaced_atomically(path) as tmp:
+        _safetensors_torch().save_file(stored, str(tmp), metadata=metadata)
     logger.info("wrote %d tensors (%d aliases) to %s", len(stored), len(aliases), path)
     return path
 

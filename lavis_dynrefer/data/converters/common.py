@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from lavis_dynrefer.atomic_files import replaced_atomically
 from lavis_dynrefer.cli import add_log_level_argument, configure_logging
 from lavis_dynrefer.data.phrases import parse_phrases
 
@@ -172,10 +172,8 @@ def write_region_file(data: Mapping[str, Any], path: str | Path) -> Path:
     """Write a region annotation file atomically (a temporary file, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as file:
+    with replaced_atomically(path) as tmp, tmp.open("w", encoding="utf-8") as file:
         json.dump(data, file, separators=(",", ":"))
-    os.replace(tmp, path)
     logger.info("wrote %s: %d images, %d annotations", path, len(data["images"]),
                 len(data["annotations"]))
     return path
