@@ -130,17 +130,14 @@ def proposal_candidates(gt: Any, root: Path, max_images: int | None
 
 def proposal_recall_of_split(data: Path, split: str, max_images: int | None) -> str:
     """The built-in proposals' recall at IoU 0.5 on a shapes split, and boxes per image."""
-    from lavis_dynrefer.grounding.proposals import proposal_recall, propose_boxes
+    from lavis_dynrefer.grounding.proposals import proposal_recall
 
     gt = load_region_annotations(data / f"{split}_regions.json")
-    images = gt.images[:max_images] if max_images else gt.images
+    found = proposal_candidates(gt, data / (gt.image_root or ""), max_images)
     by_image = gt.annotations_by_image
-    root = data / (gt.image_root or "")
-    proposals, targets = [], []
-    for image in tqdm(images, desc="proposals", unit="image"):
-        proposals.append(propose_boxes(load_image(root / image.file_name)))
-        targets.append(np.array([a.bbox for a in by_image[image.id]], np.float32))
-    return json.dumps({"split": split, "images": len(images),
+    proposals = [np.asarray(boxes, np.float32).reshape(-1, 4) for boxes in found.values()]
+    targets = [np.array([a.bbox for a in by_image[image_id]], np.float32) for image_id in found]
+    return json.dumps({"split": split, "images": len(found),
                        "objects": int(sum(len(t) for t in targets)),
                        "recall@0.5": proposal_recall(proposals, targets),
                        "boxes_per_image": float(np.mean([len(p) for p in proposals]))})
